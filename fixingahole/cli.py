@@ -1,8 +1,280 @@
-"""The `fixingahole` command."""
+"""The `fixingahole` command. Each subcommand is a thin layer over a library function.
+
+Only the standard library is imported at start-up; each command imports what it uses.
+"""
 
 from __future__ import annotations
 
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from fixingahole import __version__
+from fixingahole.errors import UserError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
-    raise SystemExit("not implemented yet")
+    """Run the command line; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, script_args = _split_script_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.script_args = tuple(script_args)
+    args.argv = argv + (["--", *script_args] if script_args else [])
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"fixingahole: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fixingahole: interrupted", file=sys.stderr)
+        return 130
+
+
+def _split_script_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Everything after the first `--` belongs to the profiled script."""
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1 :]
+    return argv, []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="fixingahole",
+        description="Profile Python scripts and notebooks with Scalene, keep every run, "
+        "and compare runs across dates, commits and repeats.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    profile = commands.add_parser(
+        "profile",
+        help="profile one script or notebook",
+        description="Profile one script or notebook under Scalene and keep the results in a "
+        "run folder <root>/<output>/<name>/<UTC timestamp>/. "
+        "Arguments after `--` go to the script.",
+        epilog="example: fixingahole profile advanced.py --memory -- --size 800",
+    )
+    profile.add_argument(
+        "target", help="a manifest entry, a path, or a bare file name searched under root"
+    )
+    add_profile_options(profile)
+    add_location_options(profile)
+    profile.set_defaults(handler=_cmd_profile)
+
+    batch = commands.add_parser(
+        "profile-all",
+        help="profile every entry of profiles.toml, one at a time",
+        description="Profile the entries of the manifest (profiles.toml) one at a time. With "
+        "--repeat, rounds are interleaved (a b c, a b c) so drift does not land on one entry. "
+        "Exit code 0 when every run succeeded, 1 when one failed, 130 when interrupted.",
+    )
+    batch.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this entry (repeatable)",
+    )
+    batch.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="run only entries with this tag (repeatable)",
+    )
+    batch.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="profile each entry N times (overrides the manifest's repeat)",
+    )
+    batch.add_argument("--fail-fast", action="store_true", help="stop at the first failing run")
+    batch.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    add_profile_options(batch)
+    add_location_options(batch)
+    batch.set_defaults(handler=_cmd_profile_all)
+
+    runs = commands.add_parser(
+        "runs", help="list the runs in the store", description="List the stored runs, oldest first."
+    )
+    runs.add_argument(
+        "--entry", action="append", default=[], metavar="NAME", help="only this entry (repeatable)"
+    )
+    runs.add_argument(
+        "--date",
+        metavar="PREFIX",
+        help="only runs whose UTC stamp starts with this (20250101, 20250101_14)",
+    )
+    runs.add_argument("--last", type=int, metavar="N", help="only the N newest runs")
+    add_location_options(runs, ignore=False)
+    runs.set_defaults(handler=_cmd_runs)
+
+    store = commands.add_parser("store", help="maintain the results store")
+    store_commands = store.add_subparsers(title="store commands", metavar="COMMAND", required=True)
+    rebuild = store_commands.add_parser(
+        "rebuild",
+        help="rebuild the store from the run folders",
+        description="Rebuild the store from every run folder's summary.json, including folders "
+        "copied in from other machines.",
+    )
+    add_location_options(rebuild, ignore=False)
+    rebuild.set_defaults(handler=_cmd_store_rebuild)
+    return parser
+
+
+def add_profile_options(parser: argparse.ArgumentParser) -> None:
+    """The options every profile takes (also the manifest's keys)."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--cpu",
+        dest="mode",
+        action="store_const",
+        const="cpu",
+        help="profile CPU time only (the default; about 1.05x plain Python)",
+    )
+    mode.add_argument(
+        "--memory",
+        dest="mode",
+        action="store_const",
+        const="memory",
+        help="profile CPU time and heap memory with line blame (slower)",
+    )
+    parser.add_argument(
+        "--precision",
+        type=int,
+        metavar="N",
+        help="memory sampling granularity from -10 to 10 (default 0): 0 reports allocations of "
+        "about 10 MB, 5 about 325 kB, -5 about 325 MB; larger is slower",
+    )
+    parser.add_argument(
+        "--detailed",
+        action="store_true",
+        default=None,
+        help="also report time and memory inside imported libraries, grouped by package",
+    )
+    parser.add_argument(
+        "--trace",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="collect call stacks and print the stack trace summary (default: on)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        metavar="LEVEL",
+        help="capture the script's logging records and warnings at this level and above to "
+        "logs.log (DEBUG, INFO, WARNING, ERROR, CRITICAL; default WARNING)",
+    )
+    parser.add_argument(
+        "--no-plots",
+        action="store_true",
+        default=None,
+        help="do not show matplotlib or plotly windows, so closing one never counts as run time",
+    )
+    parser.add_argument(
+        "--live",
+        type=float,
+        metavar="SECONDS",
+        help="show the top functions every SECONDS while the script runs",
+    )
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="stop a script that runs longer than this"
+    )
+    parser.add_argument(
+        "--top", type=int, default=10, metavar="N", help="functions listed in each top table"
+    )
+    parser.add_argument(
+        "--manifest", type=Path, metavar="FILE", help="the manifest (default: <root>/profiles.toml)"
+    )
+
+
+def add_location_options(parser: argparse.ArgumentParser, *, ignore: bool = True) -> None:
+    """Where to look for code and where results go."""
+    if ignore:
+        parser.add_argument(
+            "--ignore",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="a folder not searched and not reported, on top of the configured ones "
+            "(repeatable)",
+        )
+    else:
+        parser.set_defaults(ignore=[])
+    parser.add_argument(
+        "--output", type=Path, metavar="DIR", help="where run folders go (default: performance/)"
+    )
+    parser.add_argument(
+        "--root", type=Path, metavar="DIR", help="the code base's root (default: configured or .)"
+    )
+
+
+def _where(args: argparse.Namespace):
+    from fixingahole.commands import Where
+
+    return Where(root=args.root, output=args.output, ignore=tuple(args.ignore))
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    """The profile options given on the command line; None where not given."""
+    return {
+        "mode": args.mode,
+        "precision": args.precision,
+        "detailed": args.detailed,
+        "trace": args.trace,
+        "log_level": args.log_level,
+        "no_plots": args.no_plots,
+        "live": args.live,
+        "timeout": args.timeout,
+        "args": args.script_args or None,
+    }
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.profile(
+        args.target,
+        _where(args),
+        _overrides(args),
+        manifest=args.manifest,
+        command=shlex.join(["fixingahole", *args.argv]),
+        top=args.top,
+    )
+
+
+def _cmd_profile_all(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.profile_all(
+        _where(args),
+        _overrides(args),
+        manifest=args.manifest,
+        only=tuple(args.only),
+        tags=tuple(args.tag),
+        repeat=args.repeat,
+        fail_fast=args.fail_fast,
+        dry_run=args.dry_run,
+        top=args.top,
+    )
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.list_runs(
+        _where(args), entries=tuple(args.entry), date=args.date, limit=args.last
+    )
+
+
+def _cmd_store_rebuild(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.rebuild_store(_where(args))

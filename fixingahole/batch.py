@@ -1,0 +1,167 @@
+"""Run manifest entries one at a time, repeats interleaved, with progress and a closing table."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from statistics import median
+
+from fixingahole.config import Settings
+from fixingahole.manifest import Entry
+from fixingahole.profiling import RunOutcome
+
+BATCH_EXIT = {"ok": 0, "failed": 1, "interrupted": 130}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One profile of one entry in a given round."""
+
+    entry: Entry
+    round: int  # 1-based
+    rounds: int
+
+
+@dataclass
+class BatchResult:
+    """What every job of a batch ended as; jobs not reached are absent."""
+
+    outcomes: list[tuple[Job, RunOutcome]] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every job succeeded, 130 when interrupted, 1 otherwise."""
+        if self.interrupted:
+            return BATCH_EXIT["interrupted"]
+        return 0 if all(o.status == "ok" for _, o in self.outcomes) else BATCH_EXIT["failed"]
+
+
+def plan(entries: Sequence[Entry], repeat: int | None = None) -> list[Job]:
+    """Interleave rounds (a b c, a b c, ...) so drift in machine speed spreads over all entries."""
+    counts = {e.name: repeat or e.repeat for e in entries}
+    rounds = max(counts.values(), default=0)
+    return [
+        Job(e, r, counts[e.name])
+        for r in range(1, rounds + 1)
+        for e in entries
+        if r <= counts[e.name]
+    ]
+
+
+def run_batch(
+    jobs: Sequence[Job],
+    settings: Settings,
+    run_one: Callable[[Job], RunOutcome],
+    *,
+    fail_fast: bool = False,
+    estimates: dict[str, float] | None = None,
+) -> BatchResult:
+    """Run jobs serially through joblib; stop early on Ctrl-C, or on a failure with fail_fast."""
+    from joblib import Parallel, delayed
+
+    result = BatchResult()
+    progress = Progress(jobs, estimates or {})
+
+    def run(index: int, job: Job) -> None:
+        if result.interrupted or (fail_fast and _any_failed(result)):
+            return
+        progress.starting(index, job)
+        outcome = run_one(job)
+        progress.finished(job, outcome)
+        result.outcomes.append((job, outcome))
+        if outcome.status == "interrupted":
+            result.interrupted = True
+
+    try:
+        Parallel(n_jobs=1, backend="sequential")(delayed(run)(i, j) for i, j in enumerate(jobs))
+    except KeyboardInterrupt:
+        result.interrupted = True
+    return result
+
+
+def _any_failed(result: BatchResult) -> bool:
+    return any(o.status != "ok" for _, o in result.outcomes)
+
+
+class Progress:
+    """Prints `[i/N] entry (round r/R)  elapsed  ~remaining` before each job."""
+
+    def __init__(self, jobs: Sequence[Job], estimates: dict[str, float]):
+        self.jobs = jobs
+        self.estimates = dict(estimates)
+        self.seen: dict[str, list[float]] = {}
+        self.start = time.perf_counter()
+
+    def starting(self, index: int, job: Job) -> None:
+        elapsed = time.perf_counter() - self.start
+        remaining = self._remaining(index)
+        eta = f", about {_clock(remaining)} left" if remaining is not None else ""
+        rounds = f" (round {job.round}/{job.rounds})" if job.rounds > 1 else ""
+        print(
+            f"[{index + 1}/{len(self.jobs)}] {job.entry.name}{rounds}: "
+            f"{_clock(elapsed)} elapsed{eta}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def finished(self, job: Job, outcome: RunOutcome) -> None:
+        wall = outcome.summary.get("wall_s")
+        if wall is not None:
+            self.seen.setdefault(job.entry.name, []).append(wall)
+
+    def _remaining(self, index: int) -> float | None:
+        """Expected time of the jobs from `index` on: this batch's runs, else the store's."""
+        total = 0.0
+        for job in self.jobs[index:]:
+            name = job.entry.name
+            guess = median(self.seen[name]) if name in self.seen else self.estimates.get(name)
+            if guess is None:
+                return None
+            total += guess
+        return total
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def summary_table(result: BatchResult) -> str:
+    """One row per job: status, wall, CPU, peak heap, max RSS and top function."""
+    from tabulate import tabulate
+
+    rows = []
+    for job, outcome in result.outcomes:
+        s = outcome.summary
+        top = s.get("functions") or []
+        rows.append(
+            [
+                job.entry.name if job.rounds == 1 else f"{job.entry.name} #{job.round}",
+                outcome.status,
+                _fmt(s.get("wall_s"), "{:.2f}"),
+                _fmt(s.get("cpu_s"), "{:.2f}"),
+                _fmt(s.get("peak_heap_mb"), "{:.1f}"),
+                _fmt(s.get("max_rss_mb"), "{:.1f}"),
+                f"{top[0]['name']} ({top[0]['percent']:.1f}%)" if top else "-",
+                outcome.run_id,
+            ]
+        )
+    headers = [
+        "entry",
+        "status",
+        "wall s",
+        "CPU s",
+        "peak heap MB",
+        "max RSS MB",
+        "top function",
+        "run id",
+    ]
+    return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)

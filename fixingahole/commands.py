@@ -1,0 +1,204 @@
+"""The commands, once: the `fixingahole` CLI and the invoke tasks are both thin shells over these.
+
+Each function takes plain values, prints what the user should see, returns an exit code, and raises
+`UserError` for bad input.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fixingahole.errors import UserError
+
+STATUS_EXIT = {"ok": 0, "failed": 1, "timeout": 1, "no-samples": 2, "interrupted": 130}
+DEFAULT_MANIFEST = "profiles.toml"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Location overrides from the command line (None: use the configuration)."""
+
+    root: Path | None = None
+    output: Path | None = None
+    ignore: tuple[str, ...] = ()
+
+    def settings(self):
+        from fixingahole.config import load_settings
+
+        return load_settings(root=self.root, output=self.output, ignore=self.ignore)
+
+
+def profile(
+    name: str,
+    where: Where,
+    overrides: Mapping[str, Any],
+    *,
+    manifest: Path | None = None,
+    command: str | None = None,
+    top: int = 10,
+) -> int:
+    """Profile a manifest entry by name, or else a script or notebook found by path or name."""
+    from fixingahole.manifest import load_manifest
+    from fixingahole.options import ProfileOptions
+    from fixingahole.profiling import profile_target
+    from fixingahole.targets import find_target
+
+    settings = where.settings()
+    manifest_path = _manifest_path(manifest, settings)
+    if manifest_path.is_file():
+        entries = {e.name: e for e in load_manifest(manifest_path, settings).entries}
+        if name in entries:
+            return profile_all(where, overrides, manifest=manifest_path, only=(name,), top=top)
+    target = find_target(name, settings)
+    options = ProfileOptions.from_values(**overrides)
+    outcome = profile_target(
+        target,
+        options,
+        settings,
+        command=command or command_line(target, options, settings.root),
+        top=top,
+    )
+    if outcome.status != "ok":
+        print(f"fixingahole: {outcome.status}: {outcome.summary.get('error')}", file=sys.stderr)
+    return STATUS_EXIT.get(outcome.status, 1)
+
+
+def profile_all(
+    where: Where,
+    overrides: Mapping[str, Any],
+    *,
+    manifest: Path | None = None,
+    only: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    repeat: int | None = None,
+    fail_fast: bool = False,
+    dry_run: bool = False,
+    top: int = 10,
+) -> int:
+    """Run manifest entries one at a time; print progress and a closing table."""
+    from fixingahole.batch import plan, run_batch, summary_table
+    from fixingahole.manifest import load_manifest, select
+    from fixingahole.profiling import profile_target
+
+    if repeat is not None and repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {repeat}")
+    settings = where.settings()
+    manifest_path = _manifest_path(manifest, settings)
+    entries = [
+        e.with_overrides(**overrides)
+        for e in select(load_manifest(manifest_path, settings), only=only, tags=tags)
+    ]
+    jobs = plan(entries, repeat)
+    commands = {e.name: command_line(e.path, e.options, settings.root) for e in entries}
+    if dry_run:
+        for i, job in enumerate(jobs, 1):
+            print(
+                f"[{i}/{len(jobs)}] {job.entry.name} (round {job.round}/{job.rounds}): "
+                f"{commands[job.entry.name]}"
+            )
+        return 0
+
+    def run_one(job):
+        return profile_target(
+            job.entry.path,
+            job.entry.options,
+            settings,
+            command=commands[job.entry.name],
+            entry=job.entry.name,
+            tags=job.entry.tags,
+            top=top,
+        )
+
+    result = run_batch(
+        jobs, settings, run_one, fail_fast=fail_fast, estimates=_estimates(settings, entries)
+    )
+    if result.outcomes:
+        print()
+        print(summary_table(result))
+    if result.interrupted:
+        print("fixingahole: interrupted; the runs above were saved", file=sys.stderr)
+    return result.exit_code
+
+
+def list_runs(
+    where: Where, *, entries: Sequence[str] = (), date: str | None = None, limit: int | None = None
+) -> int:
+    """Print the store's runs, newest last."""
+    from tabulate import tabulate
+
+    from fixingahole.profiling import store_dir
+    from fixingahole.store import Store
+
+    settings = where.settings()
+    runs = Store(store_dir(settings)).runs(entries=list(entries) or None)
+    if date:
+        runs = runs[runs["run_id"].str.split("/").str[-1].str.startswith(date)]
+    runs = runs.sort_values("started_utc")
+    if limit:
+        runs = runs.tail(limit)
+    if runs.empty:
+        print("no runs stored yet" + (" that match" if entries or date else ""))
+        return 0
+    rows = [
+        [
+            r.entry,
+            r.run_id,
+            r.started_utc.strftime("%Y-%m-%d %H:%M:%S"),
+            r.status,
+            f"{r.wall_s:.2f}",
+            _peak(r.peak_heap_mb, r.max_rss_mb),
+            (r.git_commit or "")[:10] + ("+" if r.git_dirty else ""),
+        ]
+        for r in runs.itertuples()
+    ]
+    headers = ["entry", "run id", "UTC time", "status", "wall s", "peak MB", "commit"]
+    print(tabulate(rows, headers=headers, disable_numparse=True))
+    return 0
+
+
+def rebuild_store(where: Where) -> int:
+    """Rebuild the store from the run folders."""
+    from fixingahole.profiling import store_dir
+    from fixingahole.store import Store
+
+    settings = where.settings()
+    report = Store(store_dir(settings)).rebuild(settings.output)
+    print(f"store rebuilt from {settings.output}: {report.added} runs")
+    for folder, reason in report.skipped:
+        print(f"  skipped {folder}: {reason}", file=sys.stderr)
+    return 0
+
+
+def command_line(target: Path, options, root: Path) -> str:
+    """The `fixingahole profile` command that reproduces a profile with these options."""
+    try:
+        shown = target.relative_to(root).as_posix()
+    except ValueError:
+        shown = str(target)
+    argv = ["fixingahole", "profile", shown, *options.to_argv()]
+    return shlex.join(argv)
+
+
+def _manifest_path(manifest: Path | None, settings) -> Path:
+    return Path(manifest) if manifest else settings.root / DEFAULT_MANIFEST
+
+
+def _estimates(settings, entries) -> dict[str, float]:
+    """Median wall time of each entry's earlier successful runs, for the batch's time estimate."""
+    from fixingahole.profiling import store_dir
+    from fixingahole.store import Store
+
+    runs = Store(store_dir(settings)).runs(entries=[e.name for e in entries])
+    ok = runs[runs["status"] == "ok"]
+    return ok.groupby("entry")["wall_s"].median().to_dict()
+
+
+def _peak(heap: float | None, rss: float | None) -> str:
+    if heap is not None and heap == heap:  # not NaN
+        return f"{heap:.1f} heap"
+    return f"{rss:.1f} RSS" if rss is not None else "-"

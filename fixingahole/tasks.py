@@ -1,0 +1,188 @@
+"""The invoke collection. Add it to your own `tasks.py`:
+
+    from invoke import Collection
+    from fixingahole.tasks import ns as fixingahole
+
+    ns = Collection(fixingahole)            # as the root: `invoke profile-all`
+    # or: ns.add_collection(fixingahole)    # as a sub-collection: `invoke fixingahole.profile-all`
+
+Defaults live under the `fixingahole` config key (`manifest`, `root`, `output`), so `invoke.yaml` or
+`INVOKE_FIXINGAHOLE_MANIFEST=other.toml` can change them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Collection, Exit, task
+
+from fixingahole import commands
+from fixingahole.errors import UserError
+
+PROFILE_HELP = {
+    "memory": "profile heap memory too, with line blame (slower)",
+    "cpu": "profile CPU time only (the default)",
+    "precision": "memory sampling granularity, -10..10 (0: about 10 MB, 5: about 325 kB)",
+    "detailed": "also report time and memory inside imported libraries",
+    "trace": "collect call stacks and print the stack trace summary (the default)",
+    "no-trace": "do not collect call stacks",
+    "log-level": "capture logging records and warnings at this level and above",
+    "no-plots": "do not show matplotlib or plotly windows",
+    "live": "show the top functions every SECONDS while the script runs",
+    "timeout": "stop a script that runs longer than SECONDS",
+    "arg": "an argument for the script (repeatable)",
+    "top": "functions listed in each top table",
+    "ignore": "a folder not searched and not reported (repeatable)",
+}
+
+
+def _where(c, ignore=()) -> commands.Where:
+    config = c.config.get("fixingahole", {})
+    return commands.Where(
+        root=Path(config["root"]) if config.get("root") else None,
+        output=Path(config["output"]) if config.get("output") else None,
+        ignore=tuple(ignore or ()),
+    )
+
+
+def _manifest(c) -> Path | None:
+    manifest = c.config.get("fixingahole", {}).get("manifest")
+    return Path(manifest) if manifest else None
+
+
+def _overrides(
+    memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+) -> dict:
+    """Task flags as profile options; None where a flag was not given, so the manifest decides."""
+    if memory and cpu:
+        raise UserError("choose one of --memory and --cpu")
+    if trace and no_trace:
+        raise UserError("choose one of --trace and --no-trace")
+    return {
+        "mode": "memory" if memory else "cpu" if cpu else None,
+        "precision": int(precision) if precision is not None else None,
+        "detailed": True if detailed else None,
+        "trace": True if trace else False if no_trace else None,
+        "log_level": log_level.upper() if log_level else None,
+        "no_plots": True if no_plots else None,
+        "live": float(live) if live is not None else None,
+        "timeout": float(timeout) if timeout is not None else None,
+        "args": tuple(arg) if arg else None,
+    }
+
+
+def _run(fn, *args, **kwargs) -> None:
+    """Call a command; turn its exit code and errors into invoke's `Exit`."""
+    try:
+        code = fn(*args, **kwargs)
+    except UserError as exc:
+        raise Exit(f"fixingahole: error: {exc}", code=exc.exit_code) from None
+    if code:
+        raise Exit(code=code)
+
+
+@task(
+    help={"name": "a manifest entry, or a script or notebook path or name", **PROFILE_HELP},
+    iterable=["arg", "ignore"],
+)
+def profile(
+    c,
+    name,
+    memory=False,
+    cpu=False,
+    precision=None,
+    detailed=False,
+    trace=False,
+    no_trace=False,
+    log_level=None,
+    no_plots=False,
+    live=None,
+    timeout=None,
+    arg=None,
+    top=10,
+    ignore=None,
+):
+    """Profile one manifest entry, or any script or notebook, under Scalene."""
+    overrides = _overrides(
+        memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+    )
+    _run(commands.profile, name, _where(c, ignore), overrides, manifest=_manifest(c), top=int(top))
+
+
+@task(
+    help={
+        "tag": "only entries with this tag (repeatable)",
+        "only": "only this entry (repeatable)",
+        "repeat": "profile each entry N times, rounds interleaved",
+        "fail-fast": "stop at the first failing run",
+        "dry-run": "print what would run, run nothing",
+        **PROFILE_HELP,
+    },
+    iterable=["tag", "only", "arg", "ignore"],
+)
+def profile_all(
+    c,
+    tag=None,
+    only=None,
+    repeat=None,
+    fail_fast=False,
+    dry_run=False,
+    memory=False,
+    cpu=False,
+    precision=None,
+    detailed=False,
+    trace=False,
+    no_trace=False,
+    log_level=None,
+    no_plots=False,
+    live=None,
+    timeout=None,
+    arg=None,
+    top=10,
+    ignore=None,
+):
+    """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
+    overrides = _overrides(
+        memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+    )
+    _run(
+        commands.profile_all,
+        _where(c, ignore),
+        overrides,
+        manifest=_manifest(c),
+        only=tuple(only or ()),
+        tags=tuple(tag or ()),
+        repeat=int(repeat) if repeat is not None else None,
+        fail_fast=fail_fast,
+        dry_run=dry_run,
+        top=int(top),
+    )
+
+
+@task(
+    help={
+        "entry": "only this entry (repeatable)",
+        "date": "only runs whose UTC stamp starts with this (20250101, 20250101_14)",
+        "last": "only the N newest runs",
+    },
+    iterable=["entry"],
+)
+def runs(c, entry=None, date=None, last=None):
+    """List the runs in the store: entry, run id, time, status, wall time, peak memory, commit."""
+    _run(
+        commands.list_runs,
+        _where(c),
+        entries=tuple(entry or ()),
+        date=date,
+        limit=int(last) if last is not None else None,
+    )
+
+
+@task
+def store_rebuild(c):
+    """Rebuild the store from the run folders (including folders copied from elsewhere)."""
+    _run(commands.rebuild_store, _where(c))
+
+
+ns = Collection(profile, profile_all, runs, store_rebuild)
+ns.configure({"fixingahole": {"manifest": None, "root": None, "output": None}})
