@@ -1,0 +1,187 @@
+"""The options of one profile, defined once for the command line, the manifest and the batch."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from fixingahole.errors import UserError
+
+MODES = ("cpu", "memory")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PRECISION_MIN, PRECISION_MAX = -10, 10
+BASE_WINDOW = 10 * 2**20  # bytes between allocation samples at precision 0 (about 10 MB)
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """How to profile one script or notebook; values are checked and normalised when made."""
+
+    mode: str = field(
+        default="cpu", metadata={"help": "cpu: time only; memory: time plus heap memory per line"}
+    )
+    precision: int = field(
+        default=0,
+        metadata={
+            "help": "memory sampling granularity, -10..10: 0 reports allocations of about 10 MB, "
+            "5 about 325 kB, -5 about 325 MB; larger is slower"
+        },
+    )
+    detailed: bool = field(
+        default=False, metadata={"help": "also report time and memory inside imported libraries"}
+    )
+    trace: bool = field(
+        default=True, metadata={"help": "collect call stacks and print the stack trace summary"}
+    )
+    log_level: str = field(
+        default="WARNING",
+        metadata={"help": "capture the script's logging records and warnings at this level and up"},
+    )
+    no_plots: bool = field(
+        default=False, metadata={"help": "never show the script's plots (matplotlib, plotly)"}
+    )
+    live: float | None = field(
+        default=None, metadata={"help": "show the top functions every this many seconds"}
+    )
+    ignore: tuple[str, ...] = field(
+        default=(), metadata={"help": "folders not searched and not reported"}
+    )
+    args: tuple[str, ...] = field(default=(), metadata={"help": "the script's own arguments"})
+    env: Mapping[str, str] = field(
+        default_factory=dict,
+        hash=False,
+        metadata={"help": "environment variables added for the script"},
+    )
+    cwd: Path | None = field(default=None, metadata={"help": "the script's working directory"})
+    timeout: float | None = field(
+        default=None, metadata={"help": "stop the script after this many seconds"}
+    )
+
+    def __post_init__(self) -> None:
+        """Check every value, and store it in its normal form (tuples, upper-case level, ...)."""
+        for option in fields(self):
+            object.__setattr__(
+                self, option.name, check_option(option.name, getattr(self, option.name))
+            )
+
+
+def check_option(name: str, value: object) -> object:
+    """`value` in normal form for the option `name`; UserError '<name>: must be ..., got ...'."""
+    try:
+        return _CHECKS[name](value)
+    except _Invalid as problem:
+        raise UserError(f"{name}: must be {problem}, got {_shown(value)}") from None
+
+
+def allocation_window(precision: int) -> int:
+    """Scalene's --allocation-sampling-window in bytes: the first prime >= 10 MiB x 2**-precision.
+
+    A prime keeps the sampling from falling in step with a program's allocation sizes.
+    """
+    check_option("precision", precision)
+    return _next_prime(round(BASE_WINDOW * 2.0**-precision))
+
+
+class _Invalid(Exception):
+    """What a value must be (the end of a 'must be ...' message)."""
+
+
+def _choice(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        text = value.upper() if upper and isinstance(value, str) else value
+        if text not in choices:
+            raise _Invalid(f"one of {', '.join(choices)}")
+        return text
+
+    return check
+
+
+def _precision(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"a whole number from {PRECISION_MIN} to {PRECISION_MAX}")
+    if not PRECISION_MIN <= value <= PRECISION_MAX:
+        raise _Invalid(f"from {PRECISION_MIN} to {PRECISION_MAX}")
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("true or false")
+    return value
+
+
+def _seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid("a positive number (seconds)")
+    if not (value > 0 and math.isfinite(value)):
+        raise _Invalid("a positive number")
+    return float(value)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise _Invalid("a list of strings")
+    return tuple(value)
+
+
+def _environment(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+    ):
+        raise _Invalid('a table of strings (NAME = "value")')
+    return dict(value)
+
+
+def _folder(value: object) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise _Invalid("a folder path")
+    return Path(value)
+
+
+_CHECKS: dict[str, Callable[[object], object]] = {
+    "mode": _choice(MODES),
+    "precision": _precision,
+    "detailed": _flag,
+    "trace": _flag,
+    "log_level": _choice(LOG_LEVELS, upper=True),
+    "no_plots": _flag,
+    "live": _seconds,
+    "ignore": _strings,
+    "args": _strings,
+    "env": _environment,
+    "cwd": _folder,
+    "timeout": _seconds,
+}
+
+
+def _shown(value: object) -> str:
+    """A value as a user wrote it (TOML spelling for booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _is_prime(number: int) -> bool:
+    if number < 2:
+        return False
+    if number % 2 == 0 or number % 3 == 0:
+        return number in (2, 3)
+    divisor = 5
+    while divisor * divisor <= number:
+        if number % divisor == 0 or number % (divisor + 2) == 0:
+            return False
+        divisor += 6
+    return True
+
+
+def _next_prime(number: int) -> int:
+    while not _is_prime(number):
+        number += 1
+    return number
