@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -133,7 +133,7 @@ def profile_target(
         target=_display_path(target, settings.root),
         kind=kind,
         started_utc=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        options=options.to_record(),
+        options=_options_record(options),
         tags=list(tags),
         code_hash=content_hash(target),
         git=git_info(target.parent),
@@ -196,6 +196,15 @@ def _display_path(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
+
+
+def _options_record(options: ProfileOptions) -> dict:
+    """The options as JSON values, for summary.json."""
+    record = {f.name: getattr(options, f.name) for f in fields(options) if f.name != "mode"}
+    record["cwd"] = str(options.cwd) if options.cwd else None
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in record.items()} | {
+        "env": dict(options.env)
+    }
 
 
 def _write_atomic(path: Path, text: str) -> None:
