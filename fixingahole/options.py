@@ -20,45 +20,23 @@ BASE_WINDOW = 10 * 2**20  # bytes between allocation samples at precision 0 (abo
 class ProfileOptions:
     """How to profile one script or notebook; values are checked and normalised when made."""
 
-    mode: str = field(
-        default="cpu", metadata={"help": "cpu: time only; memory: time plus heap memory per line"}
-    )
-    precision: int = field(
-        default=0,
-        metadata={
-            "help": "memory sampling granularity, -10..10: 0 reports allocations of about 10 MB, "
-            "5 about 325 kB, -5 about 325 MB; larger is slower"
-        },
-    )
-    detailed: bool = field(
-        default=False, metadata={"help": "also report time and memory inside imported libraries"}
-    )
-    trace: bool = field(
-        default=True, metadata={"help": "collect call stacks and print the stack trace summary"}
-    )
-    log_level: str = field(
-        default="WARNING",
-        metadata={"help": "capture the script's logging records and warnings at this level and up"},
-    )
-    no_plots: bool = field(
-        default=False, metadata={"help": "never show the script's plots (matplotlib, plotly)"}
-    )
-    live: float | None = field(
-        default=None, metadata={"help": "show the top functions every this many seconds"}
-    )
-    ignore: tuple[str, ...] = field(
-        default=(), metadata={"help": "folders not searched and not reported"}
-    )
-    args: tuple[str, ...] = field(default=(), metadata={"help": "the script's own arguments"})
-    env: Mapping[str, str] = field(
-        default_factory=dict,
-        hash=False,
-        metadata={"help": "environment variables added for the script"},
-    )
-    cwd: Path | None = field(default=None, metadata={"help": "the script's working directory"})
-    timeout: float | None = field(
-        default=None, metadata={"help": "stop the script after this many seconds"}
-    )
+    mode: str = "cpu"  # "cpu": time only; "memory": time plus heap memory with line blame
+    precision: int = 0  # memory sampling granularity, see allocation_window()
+    detailed: bool = False  # also report inside imported libraries (Scalene --profile-all)
+    trace: bool = True  # collect call stacks
+    log_level: str = "WARNING"  # logging records and warnings at this level and up -> logs.log
+    no_plots: bool = False  # matplotlib / plotly never open a window
+    live: float | None = None  # seconds between live readouts of the top functions
+    ignore: tuple[str, ...] = ()  # folders not searched and not reported
+    args: tuple[str, ...] = ()  # the script's own arguments
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)  # added to the environment
+    cwd: Path | None = None  # the script's working directory
+    timeout: float | None = None  # seconds before the script is stopped
+
+    @classmethod
+    def from_values(cls, **values: object) -> ProfileOptions:
+        """Options from keyword values where None means "not given" (the default applies)."""
+        return cls(**{name: value for name, value in values.items() if value is not None})
 
     def __post_init__(self) -> None:
         """Check every value, and store it in its normal form (tuples, upper-case level, ...)."""
@@ -67,13 +45,27 @@ class ProfileOptions:
                 self, option.name, check_option(option.name, getattr(self, option.name))
             )
 
+    def to_argv(self) -> list[str]:
+        """The `fixingahole profile` options that reproduce these (env and cwd have no flag)."""
+        argv = ["--memory"] if self.mode == "memory" else []
+        argv += ["--precision", str(self.precision)] if self.precision else []
+        argv += ["--detailed"] if self.detailed else []
+        argv += [] if self.trace else ["--no-trace"]
+        argv += ["--log-level", self.log_level] if self.log_level != "WARNING" else []
+        argv += ["--no-plots"] if self.no_plots else []
+        argv += ["--live", _number(self.live)] if self.live else []
+        argv += ["--timeout", _number(self.timeout)] if self.timeout else []
+        for folder in self.ignore:
+            argv += ["--ignore", folder]
+        return argv + (["--", *self.args] if self.args else [])
+
 
 def check_option(name: str, value: object) -> object:
     """`value` in normal form for the option `name`; UserError '<name>: must be ..., got ...'."""
     try:
         return _CHECKS[name](value)
     except _Invalid as problem:
-        raise UserError(f"{name}: must be {problem}, got {_shown(value)}") from None
+        raise UserError(f"{name}: must be {problem}, got {show_value(value)}") from None
 
 
 def allocation_window(precision: int) -> int:
@@ -83,6 +75,13 @@ def allocation_window(precision: int) -> int:
     """
     check_option("precision", precision)
     return _next_prime(round(BASE_WINDOW * 2.0**-precision))
+
+
+def show_value(value: object) -> str:
+    """A value as the user wrote it, for messages (true/false as TOML spells them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 class _Invalid(Exception):
@@ -161,11 +160,9 @@ _CHECKS: dict[str, Callable[[object], object]] = {
 }
 
 
-def _shown(value: object) -> str:
-    """A value as a user wrote it (TOML spelling for booleans)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
+def _number(seconds: float) -> str:
+    """Seconds as typed: 300 rather than 300.0."""
+    return str(int(seconds)) if seconds.is_integer() else repr(seconds)
 
 
 def _is_prime(number: int) -> bool:
