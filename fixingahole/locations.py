@@ -1,0 +1,150 @@
+"""How a report names files and lines: the way the user sees them, not the way Scalene saw them.
+
+- the user's code under root: a path relative to root (`examples/advanced.py:12`);
+- a library: its path inside site-packages or the standard library (`numpy/linalg/_linalg.py:400`);
+- a script generated from a notebook: the notebook's cell (`analysis.ipynb [cell 3] line 2`);
+- anything else: the absolute path.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from fixingahole.notebook import CellMap
+
+_NO_CELL_MAPS: Mapping[str, CellMap] = MappingProxyType({})
+
+
+def _spellings(path: str | os.PathLike[str]) -> set[str]:
+    """A path as written (normalised, absolute) and with its symlinks resolved."""
+    text = os.path.abspath(os.fspath(path))
+    return {text, os.path.realpath(text)}
+
+
+def _prefixes(folders: Iterable[str]) -> tuple[str, ...]:
+    """Existing folders, every spelling, longest first, each ending in a separator."""
+    found: set[str] = set()
+    for folder in folders:
+        if folder and os.path.isdir(folder):
+            found.update(_spellings(folder))
+    return tuple(sorted((f.rstrip(os.sep) + os.sep for f in found), key=len, reverse=True))
+
+
+def _library_folders() -> list[str]:
+    """The standard library and every site-packages folder of this interpreter."""
+    paths = sysconfig.get_paths()
+    folders = [paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    folders += site.getsitepackages() if hasattr(site, "getsitepackages") else []
+    folders.append(site.getusersitepackages())
+    folders += [p for p in sys.path if "site-packages" in p or "dist-packages" in p]
+    return folders
+
+
+def _relative(path: str, prefixes: tuple[str, ...]) -> str | None:
+    """`path` below the longest prefix holding it, with forward slashes; None when none does."""
+    for prefix in prefixes:
+        if path.startswith(prefix):
+            return path[len(prefix) :].replace(os.sep, "/")
+    return None
+
+
+class Locator:
+    """Names files, lines and packages of a profile the way the user sees them."""
+
+    def __init__(self, root: Path, cell_maps: Mapping[str, CellMap] = _NO_CELL_MAPS) -> None:
+        self.root = Path(os.path.abspath(root))
+        self._root_prefixes = _prefixes([str(self.root)])
+        self._library_prefixes = _prefixes(_library_folders())
+        own = set(self._root_prefixes) | set(self._library_prefixes)
+        self._path_prefixes = tuple(p for p in _prefixes(sys.path) if p not in own)
+        self._cell_maps: dict[str, CellMap] = {}
+        for script, cell_map in cell_maps.items():
+            for spelling in _spellings(script):
+                self._cell_maps[spelling] = cell_map
+        self._names: dict[str, tuple[str, str]] = {}
+
+    def _classify(self, path: str) -> tuple[str, str]:
+        """(name, kind) of a file, kind being "notebook", "user", "library" or "other"."""
+        cached = self._names.get(path)
+        if cached is not None:
+            return cached
+        if not os.path.isabs(path):  # <string>, <frozen ...>: nothing better to say
+            result = (path, "other")
+        elif path in self._cell_maps:
+            result = (self._user_name(str(self._cell_maps[path].notebook)), "notebook")
+        else:
+            absolute = os.path.abspath(path)
+            library = _relative(absolute, self._library_prefixes)
+            own = _relative(absolute, self._root_prefixes)
+            if library is not None:
+                result = (library, "library")
+            elif own is not None:
+                result = (own, "user")
+            else:
+                result = (_relative(absolute, self._path_prefixes) or absolute, "other")
+        self._names[path] = result
+        return result
+
+    def _user_name(self, path: str) -> str:
+        """Relative to root when under it, else absolute."""
+        absolute = os.path.abspath(path)
+        return _relative(absolute, self._root_prefixes) or absolute
+
+    def _cell(self, path: str, lineno: int):
+        """The notebook cell and line in it for a line of a generated script, if any."""
+        cell_map = self._cell_maps.get(path)
+        return None if cell_map is None else cell_map.locate(lineno)
+
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        """A path relative to root when under it, else absolute (for targets and the like)."""
+        return self._user_name(os.fspath(path))
+
+    def name(self, path: str) -> str:
+        """How the report names a file: `a/b.py`, `numpy/linalg/_linalg.py`, `analysis.ipynb`."""
+        return self._classify(path)[0]
+
+    def is_user_code(self, path: str) -> bool:
+        """True for the user's own files (under root) and notebooks, False for libraries."""
+        return self._classify(path)[1] in ("user", "notebook")
+
+    def line(self, path: str, lineno: int) -> str:
+        """A line as a line table labels it: `12`, or `[cell 3] line 2` in a notebook."""
+        if self._classify(path)[1] != "notebook":
+            return str(lineno)
+        found = self._cell(path, lineno)
+        if found is None:
+            return f"[generated line {lineno}]"
+        cell, line_in_cell = found
+        return f"[cell {cell.number}] line {line_in_cell}"
+
+    def location(self, path: str, lineno: int) -> str:
+        """`file:line`, or `analysis.ipynb [cell 3] line 2` for a notebook's generated script."""
+        name, kind = self._classify(path)
+        separator = " " if kind == "notebook" else ":"
+        return f"{name}{separator}{self.line(path, lineno)}"
+
+    def source(self, path: str, lineno: int, fallback: str) -> str:
+        """A line's text as the user wrote it: the notebook cell's own line, else `fallback`."""
+        found = self._cell(path, lineno)
+        if found is None:
+            return fallback
+        cell, line_in_cell = found
+        if 1 <= line_in_cell <= len(cell.source):
+            return cell.source[line_in_cell - 1].rstrip("\r\n")
+        return fallback
+
+    def package(self, path: str) -> str:
+        """The top of the module tree: a library's top-level package, or the root's name."""
+        name, kind = self._classify(path)
+        if kind in ("user", "notebook"):
+            return self.root.name or str(self.root)
+        if kind == "library":
+            top = name.split("/", 1)[0]
+            return top[:-3] if top.endswith(".py") else top
+        return os.path.dirname(name) or name
