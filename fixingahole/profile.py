@@ -193,7 +193,7 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
         ) from None
     except OSError as error:
         raise UserError(f"Cannot read the Scalene profile {path}: {error.strerror}.") from None
-    if not text.strip():
+    if not text or text.isspace():
         return Profile()
     try:
         data = json.loads(text)
@@ -222,7 +222,9 @@ def _is_number(value: object) -> bool:
 
 def _number(value: object) -> float:
     """A finite JSON number as a float; anything else (absent, null, bool, text, NaN) is 0."""
-    return float(value) if _is_number(value) else 0.0
+    if type(value) is float:
+        return value if math.isfinite(value) else 0.0
+    return float(value) if type(value) is int and abs(value) < 1e300 else 0.0
 
 
 def _lineno(value: object) -> int:
