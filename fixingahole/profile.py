@@ -164,16 +164,14 @@ def parse_profile(data: dict) -> Profile:
     )
     memory = data.get("memory") is True or any(_has_memory(file) for file in files)
     peak = data.get("max_footprint_mb")
-    peak_file = data.get("max_footprint_fname")
     args = data.get("args")
-    program = data.get("program")
     return Profile(
-        program=program if isinstance(program, str) else "",
+        program=_path(data.get("program")),
         args=tuple(arg for arg in args if isinstance(arg, str)) if isinstance(args, list) else (),
         elapsed_s=_number(data.get("elapsed_time_sec")),
         memory=memory,
         peak_heap_mb=float(peak) if memory and _is_number(peak) else None,
-        peak_file=os.path.normpath(peak_file) if isinstance(peak_file, str) and peak_file else "",
+        peak_file=_path(data.get("max_footprint_fname")),
         peak_lineno=_lineno(data.get("max_footprint_lineno")),
         growth_rate=_number(data.get("growth_rate")),
         heap_timeline=_heap_timeline(data.get("samples")),
@@ -221,7 +219,9 @@ def _is_number(value: object) -> bool:
 
 
 def _number(value: object) -> float:
-    """A finite JSON number as a float; anything else (absent, null, bool, text, NaN) is 0."""
+    """A finite JSON number as a float; anything else (absent, null, bool, text, NaN) is 0.
+
+    `_is_number` written out: this runs a dozen times per line of every profiled file."""
     if type(value) is float:
         return value if math.isfinite(value) else 0.0
     return float(value) if type(value) is int and abs(value) < 1e300 else 0.0
@@ -229,6 +229,11 @@ def _number(value: object) -> float:
 
 def _lineno(value: object) -> int:
     return value if type(value) is int and value > 0 else 0
+
+
+def _path(value: object) -> str:
+    """A file name, normalised (`a/../b.py` -> `b.py`) but not resolved."""
+    return os.path.normpath(value) if isinstance(value, str) and value else ""
 
 
 def _text(value: object) -> str:
@@ -242,7 +247,7 @@ def _text(value: object) -> str:
 
 
 def _file(name: str, raw: dict) -> FileStat:
-    path = os.path.normpath(name)
+    path = _path(name)
     lines = raw.get("lines")
     functions = raw.get("functions")
     return FileStat(
@@ -344,7 +349,7 @@ def _leaks(path: str, raw: object) -> tuple[Leak, ...]:
     """`{"lineno": {likelihood, velocity_mb_s}}`, or the list forms `[lineno, likelihood, velocity]`
     and `{"lineno": [likelihood, velocity]}`."""
     if isinstance(raw, dict):
-        entries = [(key, value) for key, value in raw.items()]
+        entries = list(raw.items())
     elif isinstance(raw, list):
         entries = [
             (item[0], item[1:]) if isinstance(item, list) and item else (None, item) for item in raw
@@ -360,7 +365,7 @@ def _leaks(path: str, raw: object) -> tuple[Leak, ...]:
             likelihood, velocity = value[0], value[1]
         else:
             continue
-        lineno = _lineno(int(key) if isinstance(key, str) and key.isdecimal() else key)
+        lineno = _lineno(_int(key) if isinstance(key, str) else key)
         if lineno:
             leaks.append(Leak(path, lineno, _number(likelihood), _number(velocity)))
     return tuple(leaks)
@@ -418,13 +423,14 @@ def _frame(raw: object) -> Frame | None:
         file, _, name = head.rpartition(" ")
         if not name:
             return None
-        return Frame(os.path.normpath(file) if file else "", name, _lineno(_int(lineno)))
+        return Frame(_path(file), name, _int(lineno))
     if isinstance(raw, list) and len(raw) == 3:
         file, name, lineno = raw
         if isinstance(file, str) and isinstance(name, str) and name:
-            return Frame(os.path.normpath(file) if file else "", name, _lineno(lineno))
+            return Frame(_path(file), name, _lineno(lineno))
     return None
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdecimal() else 0
+    """A line number written as text; 0 when it is not one."""
+    return int(text) if text.isdecimal() and len(text) < 10 else 0

@@ -248,7 +248,7 @@ def test_leaks_name_the_line_that_keeps_its_allocations(version: str) -> None:
 def test_leaks_in_list_forms_are_read() -> None:
     leaks = {
         "x.py": {"leaks": [[3, 0.97, 2.5], {"lineno": 4, "likelihood": 0.96}]},
-        "y.py": {"leaks": {"7": [0.99, 1.0], "bad": [0.5, 0.5], "8": "junk"}},
+        "y.py": {"leaks": {"7": [0.99, 1.0], "bad": [0.5, 0.5], "8": "junk", "9" * 5000: [1, 1]}},
     }
     assert parse_profile({"files": leaks}).leaks == (
         Leak("x.py", 3, 0.97, 2.5),
@@ -327,7 +327,12 @@ def test_values_of_the_wrong_type_count_as_absent() -> None:
         "max_footprint_lineno": "3",
         "growth_rate": float("nan"),
         "samples": [[1, 2], "x", [None, 2]],
-        "stacks": [["not frames", 1], [[["f.py", "g", 2]], "not figures"], [[7], {"count": 1}]],
+        "stacks": [
+            ["not frames", 1],
+            [[["f.py", "g", 2]], "not figures"],
+            [[7, "no separators", ["f.py", 3, 2]], {"count": 1}],
+            [["f.py g:x;"], {"count": "1"}],
+        ],
         "files": {
             "ok.py": {
                 "percent_cpu_time": "100",
