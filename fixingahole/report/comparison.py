@@ -1,0 +1,334 @@
+"""A `Comparison` as text (terminal), markdown (a pull-request comment), JSON or CSV.
+
+The JSON is an object: `header` (each side's selector, run ids, commits, branches, hosts, Python
+and Scalene versions; the settings; warnings), `entries` (per entry: `entry`, `verdict`,
+`primary_metric`, `code_changed`, `regressed`, `runs`, `notes`, and `metrics`: per metric, each
+side's `n`, `median`, `mean`, `std`, `min`, `max`, then `ratio` (B / A of the medians),
+`change_pct`, `p_value`, `verdict` and `note`; plus `functions` and `lines`), `geomean` (per
+metric) and `exit_code`. Missing figures are null. The CSV has one row per entry and metric.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fixingahole.compare import (
+    METRIC_LABELS,
+    CodeChange,
+    Comparison,
+    EntryComparison,
+    GeoMean,
+    MetricComparison,
+    Side,
+)
+from fixingahole.errors import UserError
+from fixingahole.stats import Figures
+
+FORMATS = ("text", "markdown", "json", "csv")
+UNITS = {"wall_s": "s", "cpu_s": "s", "peak_heap_mb": "MB", "max_rss_mb": "MB"}
+FIGURES = ("n", "median", "mean", "std", "min", "max")
+CSV_COLUMNS = (
+    "entry",
+    "verdict",
+    "primary_metric",
+    "code_changed",
+    "regressed",
+    "metric",
+    "metric_verdict",
+    *(f"a_{name}" for name in FIGURES),
+    *(f"b_{name}" for name in FIGURES),
+    "ratio",
+    "change_pct",
+    "p_value",
+)
+
+
+def render(comparison: Comparison, fmt: str = "text") -> str:
+    """The comparison in one of FORMATS."""
+    if fmt == "text":
+        return _tables(comparison, markdown=False)
+    if fmt == "markdown":
+        return _tables(comparison, markdown=True)
+    if fmt == "json":
+        return json.dumps(to_dict(comparison), indent=2) + "\n"
+    if fmt == "csv":
+        return _csv(comparison)
+    raise UserError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+
+def to_dict(comparison: Comparison) -> dict[str, Any]:
+    """The comparison as plain JSON-ready data."""
+    header = comparison.header
+    return {
+        "header": {
+            "a": _side_dict(header.a),
+            "b": _side_dict(header.b),
+            "metric": header.metric,
+            "threshold": header.threshold,
+            "alpha": header.alpha,
+            "fail_on_regression": header.fail_on_regression,
+            "warnings": list(header.warnings),
+        },
+        "entries": [_entry_dict(entry) for entry in comparison.entries],
+        "geomean": {
+            row.metric: {
+                "ratio": row.ratio,
+                "change_pct": _change(row.ratio),
+                "entries": row.entries,
+            }
+            for row in comparison.geomean
+        },
+        "exit_code": comparison.exit_code,
+    }
+
+
+def _side_dict(side: Side) -> dict[str, Any]:
+    return {
+        "selector": side.selector,
+        "runs": list(side.run_ids),
+        "commits": list(side.commits),
+        "branches": list(side.branches),
+        "hosts": list(side.hosts),
+        "python": list(side.pythons),
+        "scalene": list(side.scalenes),
+    }
+
+
+def _entry_dict(entry: EntryComparison) -> dict[str, Any]:
+    return {
+        "entry": entry.entry,
+        "verdict": entry.verdict,
+        "primary_metric": entry.primary,
+        "code_changed": entry.code_changed,
+        "regressed": entry.regressed,
+        "runs": {"a": list(entry.runs_a), "b": list(entry.runs_b)},
+        "notes": list(entry.notes),
+        "metrics": {metric.metric: _metric_dict(metric) for metric in entry.metrics},
+        "functions": [_change_dict(change) for change in entry.functions],
+        "lines": [_change_dict(change) for change in entry.lines],
+    }
+
+
+def _metric_dict(metric: MetricComparison) -> dict[str, Any]:
+    judgement = metric.judgement
+    return {
+        "a": _figures_dict(metric.a),
+        "b": _figures_dict(metric.b),
+        "ratio": judgement.ratio,
+        "change_pct": _change(judgement.ratio),
+        "p_value": judgement.p_value,
+        "verdict": judgement.verdict,
+        "note": judgement.note,
+    }
+
+
+def _figures_dict(figures: Figures) -> dict[str, Any]:
+    return {name: getattr(figures, name) for name in FIGURES}
+
+
+def _change_dict(change: CodeChange) -> dict[str, Any]:
+    return {
+        "location": change.location,
+        "name": change.name,
+        "status": change.status,
+        "seconds_a": change.seconds_a,
+        "seconds_b": change.seconds_b,
+        "delta_seconds": change.delta_seconds,
+        "seconds_pct": change.seconds_pct,
+        "peak_mb_a": change.peak_mb_a,
+        "peak_mb_b": change.peak_mb_b,
+        "delta_peak_mb": change.delta_peak_mb,
+        "peak_pct": change.peak_pct,
+    }
+
+
+def _change(ratio: float | None) -> float | None:
+    return None if ratio is None else (ratio - 1) * 100
+
+
+def _csv(comparison: Comparison) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for entry in comparison.entries:
+        for metric in entry.metrics:
+            judgement = metric.judgement
+            writer.writerow(
+                {
+                    "entry": entry.entry,
+                    "verdict": entry.verdict,
+                    "primary_metric": entry.primary,
+                    "code_changed": entry.code_changed,
+                    "regressed": entry.regressed,
+                    "metric": metric.metric,
+                    "metric_verdict": judgement.verdict,
+                    **{f"a_{name}": getattr(metric.a, name) for name in FIGURES},
+                    **{f"b_{name}": getattr(metric.b, name) for name in FIGURES},
+                    "ratio": judgement.ratio,
+                    "change_pct": _change(judgement.ratio),
+                    "p_value": judgement.p_value,
+                }
+            )
+    return out.getvalue()
+
+
+def _tables(comparison: Comparison, *, markdown: bool) -> str:
+    """The header, the table of entries, notes, and the functions and lines that moved most."""
+    from tabulate import tabulate
+
+    table_format = "github" if markdown else "simple"
+    cell = _escape if markdown else str
+    parts = ["## Comparison" if markdown else "", *_header_lines(comparison, markdown)]
+    rows = []
+    for entry in comparison.entries:
+        name = cell(entry.entry + (" *" if entry.code_changed else ""))
+        for index, metric in enumerate(entry.metrics):
+            rows.append(
+                [
+                    name if index == 0 else "",
+                    entry.verdict if index == 0 else "",
+                    f"{METRIC_LABELS[metric.metric]} ({UNITS[metric.metric]})",
+                    _figures_cell(metric.a),
+                    _figures_cell(metric.b),
+                    _number(metric.judgement.ratio, ".3f"),
+                    _signed_pct(_change(metric.judgement.ratio)),
+                    _number(metric.judgement.p_value, ".2g"),
+                    metric.judgement.verdict or "",
+                ]
+            )
+    rows.extend(_geomean_rows(comparison.geomean))
+    columns = ["entry", "verdict", "metric", "A", "B", "ratio", "change", "p", "metric verdict"]
+    parts += ["", tabulate(rows, headers=columns, tablefmt=table_format, disable_numparse=True)]
+    notes = [f"{cell(entry.entry)}: {note}" for entry in comparison.entries for note in entry.notes]
+    if notes:
+        parts += ["", "Notes:", *(f"- {note}" for note in notes)]
+    for entry in comparison.entries:
+        for kind, changes in (("functions", entry.functions), ("lines", entry.lines)):
+            if changes:
+                title = f"{cell(entry.entry)}: the {kind} that changed most (medians over runs)"
+                parts += ["", f"### {title}" if markdown else title, ""]
+                parts.append(_changes_table(changes, kind, markdown))
+    parts += ["", _outcome(comparison)]
+    return "\n".join(parts).lstrip("\n") + "\n"
+
+
+def _header_lines(comparison: Comparison, markdown: bool) -> list[str]:
+    header = comparison.header
+    a_selector = header.a.selector or f"the runs just before {header.b.selector}"
+    lines = [
+        f"A: {a_selector} - {_side_summary(header.a)}",
+        f"B: {header.b.selector} - {_side_summary(header.b)}",
+        f"threshold {header.threshold:.0%}, alpha {header.alpha:g}, metric {header.metric}; "
+        "* = the profiled code changed between the sides",
+    ]
+    if header.fail_on_regression is not None:
+        lines.append(
+            f"gate: fail when significantly worse by more than {header.fail_on_regression:.0%}"
+        )
+    lines += [f"warning: {warning}" for warning in header.warnings]
+    if markdown:
+        lines = [
+            f"> {_escape(line)}  " if line.startswith("warning") else f"{line}  " for line in lines
+        ]
+    return lines
+
+
+def _side_summary(side: Side) -> str:
+    commits = ", ".join(commit[:10] for commit in side.commits) or "no git commit"
+    branches = f" on {', '.join(side.branches)}" if side.branches else ""
+    count = len(side.run_ids)
+    return f"{count} run{'s' if count != 1 else ''}; commit {commits}{branches}"
+
+
+def _geomean_rows(geomean: tuple[GeoMean, ...]) -> list[list[str]]:
+    rows = []
+    for row in geomean:
+        if row.ratio is None:
+            continue
+        label = "geometric mean" if not rows else ""
+        rows.append(
+            [
+                label,
+                f"{row.entries} entries" if not rows else "",
+                f"{METRIC_LABELS[row.metric]} ({UNITS[row.metric]})",
+                "",
+                "",
+                _number(row.ratio, ".3f"),
+                _signed_pct(_change(row.ratio)),
+                "",
+                "",
+            ]
+        )
+    return rows
+
+
+def _changes_table(changes: tuple[CodeChange, ...], kind: str, markdown: bool) -> str:
+    from tabulate import tabulate
+
+    cell = _escape if markdown else str
+    rows = [
+        [
+            cell(change.name if kind == "functions" else change.location),
+            cell(change.location) if kind == "functions" else "",
+            change.status,
+            f"{change.seconds_a:.3g}",
+            f"{change.seconds_b:.3g}",
+            f"{change.delta_seconds:+.3g}",
+            _signed_pct(change.seconds_pct),
+            f"{change.peak_mb_a:.4g}",
+            f"{change.peak_mb_b:.4g}",
+            f"{change.delta_peak_mb:+.4g}",
+        ]
+        for change in changes
+    ]
+    columns = [
+        "function" if kind == "functions" else "line",
+        "location" if kind == "functions" else "",
+        "status",
+        "A s",
+        "B s",
+        "change s",
+        "change %",
+        "A peak MB",
+        "B peak MB",
+        "change MB",
+    ]
+    if kind == "lines":
+        rows = [row[:1] + row[2:] for row in rows]
+        columns = columns[:1] + columns[2:]
+    table_format = "github" if markdown else "simple"
+    return tabulate(rows, headers=columns, tablefmt=table_format, disable_numparse=True)
+
+
+def _outcome(comparison: Comparison) -> str:
+    code = comparison.exit_code
+    if code == 1:
+        return f"regressed: {', '.join(comparison.regressions)} (exit code 1)"
+    if code == 2:
+        return "nothing to compare: no entry has ok runs on both sides (exit code 2)"
+    if comparison.header.fail_on_regression is None:
+        return "exit code 0: no regression gate was set"
+    return "no regression past the gate (exit code 0)"
+
+
+def _figures_cell(figures: Figures) -> str:
+    if figures.n == 0 or figures.median is None:
+        return "-"
+    spread = f" ±{figures.std:.2g}" if figures.std is not None else ""
+    return f"{figures.median:.4g}{spread} (n={figures.n})"
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _signed_pct(value: float | None) -> str:
+    return "" if value is None else f"{value:+.1f}%"
+
+
+def _escape(text: str) -> str:
+    """Markdown-safe cell text: pipes and asterisks escaped."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")

@@ -1,0 +1,286 @@
+"""Statistics for comparing timings: summaries, an exact Mann-Whitney U test, and noise calibration.
+
+The test is two-sided Mann-Whitney U on the raw values (a rank test: one outlier moves it by one
+rank, not by its size). It is exact (a count over all splits of the pooled ranks, ties included)
+when both samples together hold at most `EXACT_LIMIT` values, and a normal approximation with tie
+and continuity corrections beyond that.
+
+An exact rank test can only be as sure as the number of ways to split the runs allows: the
+smallest two-sided p-value for n runs on each side is 2 / C(2n, n), which is 0.1 for 3 vs 3,
+0.029 for 4 vs 4 and 0.0079 for 5 vs 5. At alpha 0.05 a change can never be called significant
+with 3 runs or fewer per side; 4 runs need all eight to be separated; 5 runs tolerate some
+overlap. Hence the guidance: take 5 repeats per side (`min_repeats(alpha)` is the bare minimum).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from fixingahole.errors import UserError
+
+EXACT_LIMIT = 40  # at most this many values in both samples together: exact test
+POWER = 0.8  # "can detect" means: the test calls it significant in 80% of seeded simulations
+TARGET_CHANGE = 0.05  # the repeat count is suggested so that a 5% change is detectable
+MAX_REPEAT = 30  # never suggest more repeats than this
+SIMULATIONS = 2000
+SEED = 20250101
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A metric's values on one side, summarised; every figure is None when there are none."""
+
+    n: int
+    median: float | None = None
+    mean: float | None = None
+    std: float | None = None  # sample standard deviation; None for fewer than two values
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class MannWhitney:
+    """A two-sided Mann-Whitney U test of sample b against sample a."""
+
+    u: float  # pairs (a_i, b_j) with b_j > a_i, ties counting one half
+    p_value: float
+    exact: bool
+
+
+def describe(values: Sequence[float]) -> Figures:
+    """Median, mean, standard deviation, count, min and max of the values."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return Figures(n=0)
+    std = float(np.std(data, ddof=1)) if data.size > 1 else None
+    return Figures(
+        n=int(data.size),
+        median=float(np.median(data)),
+        mean=float(np.mean(data)),
+        std=std,
+        min=float(np.min(data)),
+        max=float(np.max(data)),
+    )
+
+
+def geometric_mean(ratios: Sequence[float]) -> float | None:
+    """The geometric mean of positive ratios, or None when there are none."""
+    data = np.asarray(ratios, dtype=float)
+    if data.size == 0:
+        return None
+    return float(np.exp(np.mean(np.log(data))))
+
+
+def min_p_value(n_a: int, n_b: int) -> float:
+    """The smallest two-sided p-value an exact rank test can reach with these sample sizes."""
+    return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
+
+
+def min_repeats(alpha: float) -> int:
+    """The fewest runs per side with which the exact test can reach `alpha` at all."""
+    n = 1
+    while not significant(min_p_value(n, n), alpha):
+        n += 1
+    return n
+
+
+def significant(p_value: float, alpha: float) -> bool:
+    """p <= alpha, tolerating the rounding of exact p-values such as 2/20."""
+    return p_value <= alpha * (1 + 1e-9)
+
+
+def mann_whitney(a: Sequence[float], b: Sequence[float]) -> MannWhitney:
+    """Two-sided Mann-Whitney U test: are the values of b shifted against those of a?"""
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    n_a, n_b = x.size, y.size
+    if n_a == 0 or n_b == 0:
+        raise ValueError("mann_whitney needs at least one value on each side")
+    pooled = np.concatenate([x, y])
+    doubled_ranks = _doubled_midranks(pooled)
+    doubled_sum_b = int(doubled_ranks[n_a:].sum())
+    u = doubled_sum_b / 2 - n_b * (n_b + 1) / 2
+    if n_a + n_b <= EXACT_LIMIT:
+        below, above = _exact_tails(tuple(int(r) for r in doubled_ranks), n_b, doubled_sum_b)
+        return MannWhitney(u=u, p_value=min(1.0, 2 * min(below, above)), exact=True)
+    return MannWhitney(u=u, p_value=_normal_p(u, n_a, n_b, pooled), exact=False)
+
+
+def _doubled_midranks(values: np.ndarray) -> np.ndarray:
+    """Twice the 1-based ranks, ties sharing their mean rank (doubling keeps them integers)."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    ranks = np.empty(values.size, dtype=np.int64)
+    start = 0
+    while start < values.size:
+        stop = start
+        while stop + 1 < values.size and ordered[stop + 1] == ordered[start]:
+            stop += 1
+        ranks[order[start : stop + 1]] = start + 1 + stop + 1  # (first + last) rank, doubled mean
+        start = stop + 1
+    return ranks
+
+
+@lru_cache(maxsize=1024)
+def _rank_sum_counts(doubled_ranks: tuple[int, ...], k: int) -> np.ndarray:
+    """How many k-subsets of the pooled ranks have each doubled rank sum (index = sum)."""
+    total = sum(doubled_ranks)
+    counts = np.zeros((k + 1, total + 1))
+    counts[0, 0] = 1.0
+    for rank in doubled_ranks:
+        counts[1:, rank:] = counts[1:, rank:] + counts[:-1, : total + 1 - rank]
+    return counts[k]
+
+
+def _exact_tails(doubled_ranks: tuple[int, ...], k: int, observed: int) -> tuple[float, float]:
+    """P(rank sum <= observed) and P(rank sum >= observed) over all equally likely splits."""
+    counts = _rank_sum_counts(tuple(sorted(doubled_ranks)), k)
+    whole = counts.sum()
+    return float(counts[: observed + 1].sum() / whole), float(counts[observed:].sum() / whole)
+
+
+def _normal_p(u: float, n_a: int, n_b: int, pooled: np.ndarray) -> float:
+    """Two-sided p-value from the normal approximation, corrected for ties and continuity."""
+    n = n_a + n_b
+    _, tie_sizes = np.unique(pooled, return_counts=True)
+    tie_term = float(np.sum(tie_sizes**3 - tie_sizes)) / (n * (n - 1))
+    variance = n_a * n_b / 12 * ((n + 1) - tie_term)
+    if variance <= 0:
+        return 1.0
+    z = max(0.0, abs(u - n_a * n_b / 2) - 0.5) / math.sqrt(variance)
+    return min(1.0, math.erfc(z / math.sqrt(2)))
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    """How noisy an entry's timings are, and what that means for repeats and the threshold."""
+
+    n: int  # samples measured
+    median: float
+    mad: float  # median absolute deviation from the median
+    cv: float  # coefficient of variation: standard deviation / mean
+    repeat: int  # the repeat count asked about
+    alpha: float
+    detectable_change: float | None  # smallest change `repeat` runs per side detect; None: none
+    suggested_repeat: int
+    suggested_threshold: float  # as a fraction, like `threshold`
+
+    def text(self) -> str:
+        """A few lines for the terminal."""
+        detectable = (
+            f"{self.detectable_change:.1%}"
+            if self.detectable_change is not None
+            else f"none (at alpha {self.alpha:g} the test needs at least "
+            f"{min_repeats(self.alpha)} runs per side)"
+        )
+        return "\n".join(
+            [
+                f"samples: {self.n}, median {self.median:.4g}, MAD {self.mad:.4g}, "
+                f"coefficient of variation {self.cv:.1%}",
+                f"smallest change {self.repeat} repeats per side detect "
+                f"({POWER:.0%} of the time, alpha {self.alpha:g}): {detectable}",
+                f"suggested: --repeat {self.suggested_repeat} "
+                f"--threshold {self.suggested_threshold:.0%}",
+            ]
+        )
+
+
+def noise_report(samples: Sequence[float], repeat: int, alpha: float) -> NoiseReport:
+    """Measure the spread of repeated timings and what a comparison of `repeat` runs can detect.
+
+    The detectable change comes from seeded simulation: runs are drawn from the samples' own
+    log-scale residuals (smoothed), one side is shifted, and the change is the smallest shift
+    the Mann-Whitney test calls significant in 80% of simulations. The suggested repeat count
+    is the smallest that detects a 5% change (at most 30); the suggested threshold is what that
+    repeat count detects, rounded up to a whole percent.
+    """
+    data = np.asarray(samples, dtype=float)
+    if data.size < 2:
+        raise UserError("calibrate needs at least 2 timings: run the entry with --repeat 2 or more")
+    if not np.all(np.isfinite(data)) or np.any(data <= 0):
+        raise UserError("calibrate needs positive timings: check that the entry's runs succeeded")
+    if repeat < 1:
+        raise UserError(f"--repeat must be at least 1, not {repeat}")
+    _check_alpha(alpha)
+    residuals = _log_residuals(data)
+    suggested = next(
+        (
+            n
+            for n in range(min_repeats(alpha), MAX_REPEAT + 1)
+            if (change := detectable_change(residuals, n, alpha)) is not None
+            and change <= TARGET_CHANGE
+        ),
+        MAX_REPEAT,
+    )
+    at_suggested = detectable_change(residuals, suggested, alpha)
+    threshold = max(0.01, math.ceil((at_suggested or TARGET_CHANGE) * 100 - 1e-9) / 100)
+    median = float(np.median(data))
+    return NoiseReport(
+        n=int(data.size),
+        median=median,
+        mad=float(np.median(np.abs(data - median))),
+        cv=float(np.std(data, ddof=1) / np.mean(data)),
+        repeat=repeat,
+        alpha=alpha,
+        detectable_change=detectable_change(residuals, repeat, alpha),
+        suggested_repeat=suggested,
+        suggested_threshold=threshold,
+    )
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise UserError(f"alpha must be between 0 and 1 (e.g. 0.05), not {alpha}")
+
+
+def _log_residuals(data: np.ndarray) -> np.ndarray:
+    logs = np.log(data)
+    return logs - np.median(logs)
+
+
+def detectable_change(residuals: np.ndarray, repeat: int, alpha: float) -> float | None:
+    """The smallest relative change `repeat` runs per side detect in 80% of seeded simulations.
+
+    `residuals` are log-scale deviations of single runs from their median. None when the test
+    cannot reach `alpha` with `repeat` runs per side.
+    """
+    critical_u = _critical_u(repeat, repeat, alpha)
+    if critical_u is None:
+        return None
+    rng = np.random.default_rng(SEED)
+    spread = float(np.std(residuals, ddof=1))
+    quartiles = np.subtract(*np.percentile(residuals, [75, 25]))
+    bandwidth = 0.9 * min(spread, quartiles / 1.34 or spread) * residuals.size ** (-0.2)
+    shape = (SIMULATIONS, repeat)
+    a = rng.choice(residuals, shape) + rng.normal(0, bandwidth, shape)
+    b = rng.choice(residuals, shape) + rng.normal(0, bandwidth, shape)
+    # Shifting b up by d makes U = #{(i, j): a_i - b_j < d}, so U reaches the critical value
+    # exactly when d passes the critical_u-th smallest difference a_i - b_j.
+    differences = (a[:, :, None] - b[:, None, :]).reshape(SIMULATIONS, -1)
+    needed = np.partition(differences, critical_u - 1, axis=1)[:, critical_u - 1]
+    shift = max(0.0, float(np.quantile(needed, POWER)))
+    return math.expm1(shift)
+
+
+def _critical_u(n_a: int, n_b: int, alpha: float) -> int | None:
+    """The smallest U (b above a, no ties) the two-sided test calls significant, or None."""
+    most = n_a * n_b
+    if n_a + n_b <= EXACT_LIMIT:
+        ranks = tuple(range(2, 2 * (n_a + n_b) + 1, 2))
+        counts = _rank_sum_counts(ranks, n_b)
+        offset = n_b * (n_b + 1)  # doubled rank sum of b when U = 0
+        tail = np.cumsum(counts[::-1])[::-1] / counts.sum()  # P(sum >= s)
+        for u in range(most // 2, most + 1):
+            if significant(min(1.0, 2 * tail[offset + 2 * u]), alpha):
+                return u
+        return None
+    pooled = np.arange(n_a + n_b, dtype=float)
+    for u in range(most // 2, most + 1):
+        if significant(_normal_p(u, n_a, n_b, pooled), alpha):
+            return u
+    return None
