@@ -191,13 +191,24 @@ def _top_runtime(view: _View) -> list[str]:
     ]
     lines = [*_heading(f"Top {_count(len(timed), 'Function')} by Total Runtime")]
     lines += _ranked(rows, "><>><")
-    outside = sum(max(0.0, f.percent - sum(g.percent for g in f.functions)) for f in view.files)
+    outside = _module_level_percent(view)
     if outside >= 1.0:
         lines.append(
             f"  Code outside functions (module level): {_percent(outside)}, "
             f"{_seconds(seconds(outside))}; see the line tables."
         )
     return lines
+
+
+def _module_level_percent(view: _View) -> float:
+    """Share of CPU samples taken in module-level code of reported files (from the stacks)."""
+    paths = {file.path for file in view.files}
+    total = 0.0
+    for sample in view.profile.stacks:
+        frame = sample.frames[-1] if sample.frames else None
+        if frame is not None and frame.name == "<module>" and frame.file in paths:
+            total += sample.cpu_fraction
+    return 100 * total
 
 
 def _top_memory(view: _View) -> list[str]:
@@ -315,7 +326,7 @@ def _module_tree(view: _View) -> list[str]:
         if node.children:
             count = node.functions
             text += f"   ({_count(count, 'function')})"
-        lines.append(text)
+        lines.append(text.rstrip())
     return lines
 
 

@@ -1,0 +1,509 @@
+"""The text report, summary.json and the Locator, on profiles of real Scalene runs."""
+
+from __future__ import annotations
+
+import json
+import json.decoder
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy
+import pytest
+
+from fixingahole.locations import Locator
+from fixingahole.notebook import Cell, CellMap
+from fixingahole.profile import Profile, load_profile
+from fixingahole.report import RunInfo
+from fixingahole.report.summary import build_summary
+from fixingahole.report.text import call_paths, render_report, render_summary
+
+WORKLOAD = '''\
+"""A small workload: one hot function, a helper reached from two callers, allocations."""
+
+from helpers.util import helper
+
+
+def hot_loop(n):
+    total = 0
+    for i in range(n):
+        total += i % 7
+    return total
+
+
+def caller_a():
+    return helper(300_000)
+
+
+def caller_b():
+    return helper(300_000)
+
+
+def allocate(count):
+    blocks = []
+    for _ in range(count):
+        blocks.append(bytearray(8 * 1024 * 1024))
+    return len(blocks)
+
+
+def main():
+    for _ in range(3):
+        hot_loop(2_000_000)
+        caller_a()
+        caller_b()
+    allocate(12)
+
+
+main()
+'''
+
+HELPER = """\
+def helper(n):
+    acc = 0.0
+    for i in range(n):
+        acc += i ** 0.5
+    return acc
+"""
+
+# A notebook's cells as the user wrote them, and the script a converter would make of them.
+NOTEBOOK_CELLS = (
+    ["import math"],
+    [
+        "def crunch(n):",
+        "    total = 0.0",
+        "    for i in range(n):",
+        "        total += math.sqrt(i) * math.sin(i)",
+        "    return total",
+    ],
+    ["%time result = crunch(2_000_000) + sum(math.sqrt(i) for i in range(800_000))"],
+)
+CONVERTED = {NOTEBOOK_CELLS[2][0]: NOTEBOOK_CELLS[2][0].removeprefix("%time ")}
+
+SCALENE_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class ScaleneRun:
+    """A real Scalene run of a script in a project folder, and its parsed profile."""
+
+    root: Path
+    script: Path
+    json_path: Path
+    profile: Profile
+
+
+def run_scalene(root: Path, script: Path, mode: str) -> ScaleneRun:
+    """Profile `script` (cwd `root`) with real Scalene and parse its JSON."""
+    json_path = root / f"profile-{mode}.json"
+    flag = "--memory" if mode == "memory" else "--cpu-only"
+    argv = [sys.executable, "-m", "scalene", "run", flag, "-o", str(json_path), str(script)]
+    subprocess.run(
+        argv,
+        cwd=root,
+        check=True,
+        timeout=SCALENE_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    return ScaleneRun(root, script, json_path, load_profile(json_path))
+
+
+def line_of(script: Path, text: str) -> int:
+    """The 1-based number of the first line of `script` that contains `text`."""
+    for number, line in enumerate(script.read_text(encoding="utf-8").splitlines(), 1):
+        if text in line:
+            return number
+    raise AssertionError(f"{text!r} not in {script}")
+
+
+def run_info(mode: str, **changes) -> RunInfo:
+    """A RunInfo as the profiling module would fill it for a finished run."""
+    base = RunInfo(
+        command=f"fixingahole profile workload.py --{mode}",
+        wall_s=3.25,
+        cpu_s=3.5,
+        max_rss_mb=123.4,
+        mode=mode,
+    )
+    return replace(base, **changes)
+
+
+def section(report: str, title: str) -> str:
+    """The block of a report from the line starting with `title` to the next blank line."""
+    start = report.index("\n" + title) + 1
+    end = report.find("\n\n", start)
+    return report[start : end if end >= 0 else len(report)]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A code base whose path has a space and a non-ASCII letter."""
+    root = tmp_path_factory.mktemp("report") / "projet été"
+    (root / "helpers").mkdir(parents=True)
+    (root / "helpers" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "helpers" / "util.py").write_text(HELPER, encoding="utf-8")
+    (root / "workload.py").write_text(WORKLOAD, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def cpu_run(project: Path) -> ScaleneRun:
+    return run_scalene(project, project / "workload.py", "cpu")
+
+
+@pytest.fixture(scope="module")
+def memory_run(project: Path) -> ScaleneRun:
+    return run_scalene(project, project / "workload.py", "memory")
+
+
+@pytest.fixture(scope="module")
+def notebook_run(project: Path) -> tuple[ScaleneRun, CellMap]:
+    """A notebook-style generated script, profiled, with the CellMap a converter would give."""
+    lines = ["#!/usr/bin/env python", "# coding: utf-8"]
+    cells = []
+    for number, source in enumerate(NOTEBOOK_CELLS, 1):
+        lines += ["", "", f"# In[{number}]:", "", ""]
+        code = [CONVERTED.get(text, text) for text in source]
+        cells.append(Cell(number, len(lines) + 1, len(code), tuple(source)))
+        lines += code
+    script = project / "analysis.notebook.py"
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cell_map = CellMap(project / "analysis.ipynb", script, tuple(cells))
+    return run_scalene(project, script, "cpu"), cell_map
+
+
+@pytest.fixture(scope="module")
+def cpu_report(cpu_run: ScaleneRun) -> str:
+    return render_report(cpu_run.profile, run_info("cpu"), Locator(cpu_run.root))
+
+
+@pytest.fixture(scope="module")
+def memory_report(memory_run: ScaleneRun) -> str:
+    return render_report(memory_run.profile, run_info("memory"), Locator(memory_run.root))
+
+
+def top_rows(report: str) -> list[tuple[str, float, float, str]]:
+    """(name, percent, seconds, location) of each Top Functions by Total Runtime row."""
+    block = section(report, "Top ")
+    rows = re.findall(r"^\s+\d+\.\s+(\S+)\s+([\d.]+)%\s+([\d.]+) s\s+(.+)$", block, re.M)
+    return [(name, float(pct), float(sec), where) for name, pct, sec, where in rows]
+
+
+def test_report_opens_with_the_command_and_the_time_and_ram(cpu_run, cpu_report):
+    lines = cpu_report.splitlines()
+    assert lines[0] == "fixingahole profile workload.py --cpu"
+    elapsed = cpu_run.profile.elapsed_s
+    assert lines[1] == f"Finished in {elapsed:.2f} seconds using 123.4 MB of RAM"
+    assert lines[3] == f"Profile Summary ({elapsed:.2f} s total)"
+
+
+def test_memory_report_states_the_heap_peak_not_rss(memory_run, memory_report):
+    peak = memory_run.profile.peak_heap_mb
+    assert peak is not None and peak > 50  # twelve 8 MB blocks are alive at once
+    assert memory_report.splitlines()[1].endswith(f"using {peak:.1f} MB of RAM")
+
+
+def test_hot_function_comes_first_with_seconds_matching_percent(cpu_run, cpu_report):
+    rows = top_rows(cpu_report)
+    assert rows[0][0] == "hot_loop"
+    assert rows[0][3] == f"workload.py:{line_of(cpu_run.script, 'def hot_loop')}"
+    percents = [pct for _, pct, _, _ in rows]
+    assert percents == sorted(percents, reverse=True)
+    elapsed = cpu_run.profile.elapsed_s
+    by_name = {f.name: f for f in cpu_run.profile.functions}
+    for name, pct, seconds, _ in rows:
+        assert pct == pytest.approx(by_name[name].percent, abs=0.051)
+        assert seconds == pytest.approx(by_name[name].percent / 100 * elapsed, abs=0.0051)
+
+
+def test_helper_in_a_subfolder_is_named_relative_to_root(cpu_report):
+    names = {name: where for name, _, _, where in top_rows(cpu_report)}
+    assert names["helper"] == "helpers/util.py:1"
+
+
+def test_line_table_elides_idle_lines(cpu_run, cpu_report):
+    table = cpu_report[cpu_report.index("workload.py: ") :]
+    table = table[: table.index("function summary for workload.py")]
+    hot = line_of(cpu_run.script, "total += i % 7")
+    assert re.search(rf"^\s+{hot} │.*│ +total \+= i % 7$", table, re.M)
+    assert re.search(r"^\s+\.\.\. │", table, re.M)
+    assert "def caller_a" not in table  # never sampled, so left out
+    shown = [int(n) for n in re.findall(r"^\s+(\d+) │", table, re.M)]
+    assert shown == sorted(shown) and len(shown) < len(WORKLOAD.splitlines()) / 2
+
+
+def test_per_function_summary_follows_each_line_table(cpu_run, cpu_report):
+    summary = cpu_report[cpu_report.index("function summary for workload.py") :]
+    summary = summary[: summary.index("\n\n")]
+    hot = line_of(cpu_run.script, "def hot_loop")
+    assert re.search(rf"^\s+{hot} │.*│ hot_loop$", summary, re.M)
+    assert "function summary for helpers/util.py" in cpu_report
+
+
+def test_memory_sections_only_in_memory_mode(cpu_report, memory_report):
+    titles = ("by Memory Usage", "Top Peak Memory by Line", "Possible Memory Leaks", "│ Memory")
+    for title in titles:
+        assert title in memory_report
+        assert title not in cpu_report
+    assert re.search(r"^Heap peak: +not measured \(profile with --memory\)$", cpu_report, re.M)
+
+
+def test_peak_memory_lines_point_at_the_allocation(memory_run, memory_report):
+    block = section(memory_report, "Top Peak Memory by Line")
+    first = block.splitlines()[2]
+    where = f"workload.py:{line_of(memory_run.script, 'bytearray')}"
+    assert where in first and "bytearray(8 * 1024 * 1024)" in first
+    peak = max(line.peak_mb for line in memory_run.profile.lines)
+    assert f"{peak:.1f} MB" in first
+
+
+def test_memory_line_table_has_a_sparkline(memory_run, memory_report):
+    row = next(
+        line
+        for line in memory_report.splitlines()
+        if line.rstrip().endswith("blocks.append(bytearray(8 * 1024 * 1024))") and "│" in line
+    )
+    assert re.search("[▁▂▃▄▅▆▇█]{2,}", row)
+
+
+def test_module_tree_groups_user_code_under_the_root(project, cpu_report):
+    tree = section(cpu_report, "Functions by Module")
+    assert f"└─ {project.name} " in tree
+    assert re.search(r"helpers\s+[\d.]+%", tree)
+    assert re.search(r"util\.py\s+[\d.]+%", tree)
+    assert re.search(r"[├└]─ hot_loop \.+ +[\d.]+%$", tree, re.M)
+
+
+def test_stack_summary_shows_both_callers_of_the_helper(cpu_run, cpu_report):
+    block = cpu_report[cpu_report.index("helper (helpers/util.py:1)") :]
+    block = block[: block.find("\n\n") if "\n\n" in block else len(block)]
+    script = cpu_run.script
+    call_a = f"workload.py:{line_of(script, 'return helper(300_000)')}; caller_a"
+    call_b = f"workload.py:{line_of(script, 'return helper(300_000)') + 4}; caller_b"
+    assert call_a in block and call_b in block
+    assert "2 call paths" in block.splitlines()[0]
+    total = int(re.search(r"(\d+) samples on", block).group(1))
+    counts = [int(n) for n in re.findall(r"[├└]─ (\d+) samples", block)]
+    assert sum(counts) == total and len(counts) == 2
+
+
+def test_call_paths_count_each_stack_once(cpu_run):
+    key = (str(cpu_run.script), "main")
+    paths = call_paths(cpu_run.profile.stacks, [key])[key]
+    reaching = sum(
+        s.count for s in cpu_run.profile.stacks if any(f.name == "main" for f in s.frames)
+    )
+    assert sum(paths.values()) == reaching > 0
+    assert all(chain[-1].name == "<module>" for chain in paths)
+
+
+def test_no_stack_summary_without_trace(cpu_run):
+    report = render_report(cpu_run.profile, run_info("cpu", trace=False), Locator(cpu_run.root))
+    assert "Stack Trace Summary" not in report
+    assert "Stack Trace Summary" in render_report(
+        cpu_run.profile, run_info("cpu"), Locator(cpu_run.root)
+    )
+
+
+def test_failed_status_and_logs_show_near_the_top(cpu_run):
+    run = run_info(
+        "cpu",
+        status="failed",
+        exit_code=1,
+        error="ZeroDivisionError: division by zero",
+        log_counts={"WARNING": 2, "ERROR": 1},
+    )
+    head = render_report(cpu_run.profile, run, Locator(cpu_run.root)).splitlines()[:4]
+    assert "Status: failed (exit code 1): ZeroDivisionError: division by zero" in head
+    assert "Logs: 3 records in logs.log (1 ERROR, 2 WARNING)" in head
+    summary = render_summary(cpu_run.profile, run, Locator(cpu_run.root))
+    assert re.search(r"^Warnings: +2 \(also 1 ERROR\)$", summary, re.M)
+
+
+def test_summary_is_the_profile_summary_of_the_report(cpu_run, cpu_report):
+    summary = render_summary(cpu_run.profile, run_info("cpu"), Locator(cpu_run.root))
+    assert summary.startswith("Profile Summary")
+    assert summary.strip() in cpu_report
+    assert "Line Profile" not in summary
+    assert re.search(r"^Max RSS Memory Usage: +123\.4 MB$", summary, re.M)
+    assert re.search(r"^Wall Time: +3\.25 s$", summary, re.M)
+
+
+def test_top_limits_the_lists(cpu_run):
+    report = render_report(cpu_run.profile, run_info("cpu"), Locator(cpu_run.root), top=1)
+    assert "Top 1 Function by Total Runtime" in report
+    assert [row[0] for row in top_rows(report)] == ["hot_loop"]
+
+
+def test_ignored_folders_are_not_reported(project, cpu_run):
+    run = run_info("cpu", ignore=(project / "helpers",))
+    locator = Locator(project)
+    report = render_report(cpu_run.profile, run, locator)
+    assert "helpers/util.py" not in report
+    assert "hot_loop" in report
+    summary = build_summary(cpu_run.profile, run, locator, **record(cpu_run))
+    assert all(f["file"] == "workload.py" for f in summary["functions"] + summary["lines"])
+
+
+def test_empty_profile_says_why(tmp_path):
+    (tmp_path / "empty.json").write_text("{}", encoding="utf-8")
+    profile = load_profile(tmp_path / "empty.json")
+    run = run_info("cpu", status="no-samples", error="the script finished before any sample")
+    report = render_report(profile, run, Locator(tmp_path))
+    assert "Scalene collected no samples." in report
+    assert "Status: no-samples (exit code 0)" in report
+    assert len(report.splitlines()) < 25
+    assert "Line Profile" not in report
+
+
+def record(scalene_run: ScaleneRun) -> dict:
+    """What the profiling module passes to build_summary besides profile, run and locator."""
+    return {
+        "run_id": "workload/20250101_143000",
+        "entry": "workload",
+        "target": scalene_run.script,
+        "kind": "script",
+        "started_utc": datetime(2025, 1, 1, 15, 30, tzinfo=timezone.utc).astimezone(),
+        "options": {"precision": 0, "detailed": False, "trace": True},
+        "code_hash": "sha256:abc",
+        "git": None,
+        "environment": {"python": "3.11"},
+        "tags": ("nightly",),
+    }
+
+
+SUMMARY_KEYS = [
+    "schema", "run_id", "entry", "target", "kind", "status", "exit_code", "started_utc",
+    "wall_s", "cpu_s", "elapsed_s", "max_rss_mb", "peak_heap_mb", "mode", "options", "command",
+    "tags", "code_hash", "git", "environment", "log_counts", "error", "functions", "lines",
+    "leaks",
+]  # fmt: skip
+
+
+def test_summary_json_follows_the_schema(memory_run):
+    run = run_info("memory", log_counts={"WARNING": 1})
+    summary = build_summary(memory_run.profile, run, Locator(memory_run.root), **record(memory_run))
+    assert json.loads(json.dumps(summary)) == summary
+    assert sorted(summary) == sorted(SUMMARY_KEYS)
+    assert summary["schema"] == 1
+    assert summary["target"] == "workload.py"
+    assert summary["started_utc"] == "2025-01-01T15:30:00Z"
+    assert summary["tags"] == ["nightly"]
+    assert summary["peak_heap_mb"] == pytest.approx(memory_run.profile.peak_heap_mb, abs=0.001)
+    assert summary["elapsed_s"] == pytest.approx(memory_run.profile.elapsed_s, abs=0.0001)
+
+
+def test_summary_functions_and_lines_agree_with_scalene(memory_run):
+    profile = memory_run.profile
+    summary = build_summary(
+        profile, run_info("memory"), Locator(memory_run.root), **record(memory_run)
+    )
+    functions = summary["functions"]
+    assert [f["percent"] for f in functions] == sorted(
+        (f["percent"] for f in functions), reverse=True
+    )
+    assert functions[0]["name"] == "hot_loop"
+    assert functions[0]["location"] == f"workload.py:{functions[0]['lineno']}"
+    for entry in functions + summary["lines"]:
+        assert entry["seconds"] == pytest.approx(
+            entry["percent"] / 100 * profile.elapsed_s, abs=1e-3
+        )
+    alloc = line_of(memory_run.script, "bytearray")
+    blamed = {(line["file"], line["lineno"]): line for line in summary["lines"]}
+    assert blamed[("workload.py", alloc)]["peak_mb"] > 7
+    busy = sum(
+        1 for line in profile.lines if line.percent > 0 or line.malloc_mb > 0 or line.peak_mb > 0
+    )
+    assert len(summary["lines"]) == busy < len(profile.lines)
+
+
+def test_summary_has_no_heap_peak_in_cpu_mode(cpu_run):
+    summary = build_summary(
+        cpu_run.profile, run_info("cpu"), Locator(cpu_run.root), **record(cpu_run)
+    )
+    assert summary["peak_heap_mb"] is None
+    assert summary["mode"] == "cpu"
+
+
+def locate_or_skip(cell_map: CellMap) -> None:
+    """Skip while the notebook module's CellMap.locate is still a stub."""
+    try:
+        cell_map.locate(cell_map.cells[0].first_line)
+    except NotImplementedError:
+        pytest.skip("CellMap.locate is not implemented yet")
+
+
+def test_notebook_locations_name_cells(notebook_run):
+    scalene_run, cell_map = notebook_run
+    locate_or_skip(cell_map)
+    locator = Locator(scalene_run.root, {str(cell_map.script): cell_map})
+    report = render_report(scalene_run.profile, run_info("cpu"), locator)
+    rows = top_rows(report)
+    assert rows[0][0] == "crunch" and rows[0][3] == "analysis.ipynb [cell 2] line 1"
+    assert "analysis.ipynb: " in report and "analysis.notebook.py" not in report
+    assert re.search(
+        r"\[cell 2\] line 4 │.*│ +total \+= math\.sqrt\(i\) \* math\.sin\(i\)$", report, re.M
+    )
+    assert "analysis.ipynb [cell 3] line 1; <module>" in report
+    magic = re.escape(NOTEBOOK_CELLS[2][0])  # the cell's own text, not the script's
+    assert re.search(rf"^ *\[cell 3\] line 1 │.*│ {magic}$", report, re.M)
+    summary = build_summary(
+        scalene_run.profile,
+        run_info("cpu"),
+        locator,
+        **{**record(scalene_run), "kind": "notebook"},
+    )
+    crunch = next(f for f in summary["functions"] if f["name"] == "crunch")
+    assert crunch["file"] == "analysis.ipynb"
+    assert crunch["location"] == "analysis.ipynb [cell 2] line 1"
+
+
+def test_locator_names_library_files_by_package(tmp_path):
+    locator = Locator(tmp_path)
+    numpy_init = os.path.realpath(numpy.__file__)
+    assert locator.name(numpy_init) == "numpy/__init__.py"
+    assert locator.package(numpy_init) == "numpy"
+    assert not locator.is_user_code(numpy_init)
+    assert locator.location(json.__file__, 3) == "json/__init__.py:3"
+    assert locator.package(json.decoder.__file__) == "json"
+
+
+def test_locator_names_user_files_relative_to_root(tmp_path):
+    root = tmp_path / "my repo ü"
+    (root / "pkg").mkdir(parents=True)
+    script = root / "pkg" / "mod é.py"
+    script.write_text("x = 1\n", encoding="utf-8")
+    locator = Locator(root)
+    assert locator.location(str(script), 1) == "pkg/mod é.py:1"
+    assert locator.package(str(script)) == "my repo ü"
+    assert locator.is_user_code(str(script))
+    outside = tmp_path / "elsewhere.py"
+    assert locator.name(str(outside)) == str(outside)
+    assert locator.relative(outside) == str(outside)
+    assert locator.source(str(script), 1, "x = 1") == "x = 1"
+
+
+def test_locator_prefers_site_packages_inside_root(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    site_packages = root / ".venv" / "lib" / "site-packages"
+    (site_packages / "fancylib").mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site_packages)])
+    module = site_packages / "fancylib" / "core.py"
+    locator = Locator(root)
+    assert locator.name(str(module)) == "fancylib/core.py"
+    assert locator.package(str(module)) == "fancylib"
+
+
+def test_rendering_a_memory_profile_is_fast(memory_run):
+    locator = Locator(memory_run.root)
+    run = run_info("memory")
+    start = time.perf_counter()
+    for _ in range(10):
+        render_report(memory_run.profile, run, locator)
+        build_summary(memory_run.profile, run, locator, **record(memory_run))
+    assert (time.perf_counter() - start) / 10 < 0.05
