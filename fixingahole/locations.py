@@ -15,8 +15,10 @@ import sysconfig
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from fixingahole.notebook import CellMap
+if TYPE_CHECKING:
+    from fixingahole.notebook import Cell, CellMap
 
 _NO_CELL_MAPS: Mapping[str, CellMap] = MappingProxyType({})
 
@@ -96,7 +98,7 @@ class Locator:
         absolute = os.path.abspath(path)
         return _relative(absolute, self._root_prefixes) or absolute
 
-    def _cell(self, path: str, lineno: int):
+    def _cell(self, path: str, lineno: int) -> tuple[Cell, int] | None:
         """The notebook cell and line in it for a line of a generated script, if any."""
         cell_map = self._cell_maps.get(path)
         return None if cell_map is None else cell_map.locate(lineno)
