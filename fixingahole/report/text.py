@@ -149,14 +149,13 @@ def _ranked(rows: Sequence[Sequence[str]], aligns: str) -> list[str]:
 
 
 def _header(view: _View) -> list[str]:
-    run = view.run
-    ram = view.profile.peak_heap_mb if view.memory else None
-    ram = run.max_rss_mb if ram is None else ram
+    run, peak = view.run, view.profile.peak_heap_mb
+    ram = peak if view.memory and peak is not None else run.max_rss_mb
     lines = [run.command, f"Finished in {view.elapsed_s:.2f} seconds using {ram:.1f} MB of RAM"]
     if run.status != "ok":
         lines.append(_status(run))
-    if sum(run.log_counts.values()):
-        total = sum(run.log_counts.values())
+    total = sum(run.log_counts.values())
+    if total:
         counts = _log_counts(dict(run.log_counts))
         lines.append(f"Logs: {_count(total, 'record')} in logs.log ({counts})")
     return lines
@@ -380,7 +379,8 @@ def _matters(line: LineStat, memory: bool) -> bool:
     return memory and (line.usage_fraction * 100 >= LINE_MIN_PERCENT or line.copy_mb_s >= 1)
 
 
-def _cells(view: _View, stat: LineStat | FunctionStat) -> list[str]:
+def _cells(view: _View, stat: LineStat | FunctionStat, timeline: Sequence[float] = ()) -> list[str]:
+    """The time and (in memory mode) memory cells of a line-table row."""
     cells = [
         _cell_percent(stat.python_percent),
         _cell_percent(stat.native_percent),
@@ -388,7 +388,6 @@ def _cells(view: _View, stat: LineStat | FunctionStat) -> list[str]:
     ]
     if view.memory:
         allocated = stat.malloc_mb > 0 or stat.peak_mb > 0
-        timeline = getattr(stat, "timeline", ())
         spark = _sparkline(timeline, view.profile.peak_heap_mb or max(timeline, default=0.0))
         usage = _cell_percent(stat.usage_fraction * 100)
         cells += [
@@ -419,7 +418,7 @@ def _file_table(view: _View, file: FileStat) -> list[str]:
         previous = line.lineno
         source = locator.source(file.path, line.lineno, line.source)
         label = locator.line(file.path, line.lineno)
-        rows.append([label, *_cells(view, line), source.rstrip()])
+        rows.append([label, *_cells(view, line, line.timeline), source.rstrip()])
     functions = sorted(
         (f for f in file.functions if f.percent > 0 or f.peak_mb > 0), key=lambda f: f.lineno
     )
