@@ -70,6 +70,14 @@ def helper(n):
     return acc
 """
 
+LIBRARY_WORKLOAD = """\
+import json
+
+data = {"rows": [{"id": i, "name": f"row {i}", "tags": ["a", "b"]} for i in range(2000)]}
+for _ in range(40):
+    json.loads(json.dumps(data, indent=1, sort_keys=True))
+"""
+
 # A notebook's cells as the user wrote them, and the script a converter would make of them.
 NOTEBOOK_CELLS = (
     ["import math"],
@@ -97,11 +105,12 @@ class ScaleneRun:
     profile: Profile
 
 
-def run_scalene(root: Path, script: Path, mode: str) -> ScaleneRun:
+def run_scalene(root: Path, script: Path, mode: str, *flags: str) -> ScaleneRun:
     """Profile `script` (cwd `root`) with real Scalene and parse its JSON."""
-    json_path = root / f"profile-{mode}.json"
-    flag = "--memory" if mode == "memory" else "--cpu-only"
-    argv = [sys.executable, "-m", "scalene", "run", flag, "-o", str(json_path), str(script)]
+    json_path = root / f"{script.stem}-{mode}.json"
+    mode_flag = "--memory" if mode == "memory" else "--cpu-only"
+    argv = [sys.executable, "-m", "scalene", "run", mode_flag, *flags, "-o", str(json_path)]
+    argv.append(str(script))
     subprocess.run(
         argv,
         cwd=root,
@@ -175,6 +184,14 @@ def notebook_run(project: Path) -> tuple[ScaleneRun, CellMap]:
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cell_map = CellMap(project / "analysis.ipynb", script, tuple(cells))
     return run_scalene(project, script, "cpu"), cell_map
+
+
+@pytest.fixture(scope="module")
+def library_run(project: Path) -> ScaleneRun:
+    """A script spending its time in the standard library's json, profiled with --profile-all."""
+    script = project / "encode.py"
+    script.write_text(LIBRARY_WORKLOAD, encoding="utf-8")
+    return run_scalene(project, script, "cpu", "--profile-all")
 
 
 @pytest.fixture(scope="module")
@@ -507,3 +524,15 @@ def test_rendering_a_memory_profile_is_fast(memory_run):
         render_report(memory_run.profile, run, locator)
         build_summary(memory_run.profile, run, locator, **record(memory_run))
     assert (time.perf_counter() - start) / 10 < 0.05
+
+
+def test_detailed_groups_library_code_by_package(library_run):
+    profile, root = library_run.profile, library_run.root
+    detailed = render_report(profile, run_info("cpu", detailed=True), Locator(root))
+    tree = section(detailed, "Functions by Module")
+    assert re.search(r"^[├└]─ json +[\d.]+%", tree, re.M)
+    assert re.search(r"^[│ ]  [├└]─ encoder\.py +[\d.]+%", tree, re.M)
+    assert any(where.startswith("json/encoder.py:") for *_, where in top_rows(detailed))
+    plain = section(render_report(profile, run_info("cpu"), Locator(root)), "Functions by Module")
+    assert re.search(r"^[├└]─ json [ .]+[\d.]+%$", plain, re.M)  # one line for the package
+    assert "encoder.py" not in plain
