@@ -304,7 +304,7 @@ def test_stack_summary_shows_both_callers_of_the_helper(cpu_run, cpu_report):
     call_b = f"workload.py:{line_of(script, 'return helper(300_000)') + 4}; caller_b"
     assert call_a in block and call_b in block
     assert "2 call paths" in block.splitlines()[0]
-    total = int(re.search(r"(\d+) samples on", block).group(1))
+    total = int(re.search(r"call paths in (\d+) samples$", block.splitlines()[0]).group(1))
     counts = [int(n) for n in re.findall(r"[├└]─ (\d+) samples", block)]
     assert sum(counts) == total and len(counts) == 2
 

@@ -548,8 +548,8 @@ def _stack_summary(view: _View) -> list[str]:
         lines += [
             "",
             f"{function.name} ({_where(view, function)}): {_percent(function.percent)} self time, "
-            f"{_seconds(view.profile.seconds(function.percent))}; {total} samples on "
-            f"{_count(count, 'call path')}",
+            f"{_seconds(view.profile.seconds(function.percent))}; reached by "
+            f"{_count(count, 'call path')} in {total} samples",
         ]
         ranked = found.most_common(STACK_PATHS)
         rest = count - len(ranked)
