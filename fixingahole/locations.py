@@ -111,9 +111,9 @@ class Locator:
         """How the report names a file: `a/b.py`, `numpy/linalg/_linalg.py`, `analysis.ipynb`."""
         return self._classify(path)[0]
 
-    def is_user_code(self, path: str) -> bool:
-        """True for the user's own files (under root) and notebooks, False for libraries."""
-        return self._classify(path)[1] in ("user", "notebook")
+    def is_library(self, path: str) -> bool:
+        """True for files of site-packages or the standard library."""
+        return self._classify(path)[1] == "library"
 
     def line(self, path: str, lineno: int) -> str:
         """A line as a line table labels it: `12`, or `[cell 3] line 2` in a notebook."""

@@ -485,7 +485,7 @@ def test_locator_names_library_files_by_package(tmp_path):
     numpy_init = os.path.realpath(numpy.__file__)
     assert locator.name(numpy_init) == "numpy/__init__.py"
     assert locator.package(numpy_init) == "numpy"
-    assert not locator.is_user_code(numpy_init)
+    assert locator.is_library(numpy_init)
     assert locator.location(json.__file__, 3) == "json/__init__.py:3"
     assert locator.package(json.decoder.__file__) == "json"
 
@@ -498,9 +498,10 @@ def test_locator_names_user_files_relative_to_root(tmp_path):
     locator = Locator(root)
     assert locator.location(str(script), 1) == "pkg/mod é.py:1"
     assert locator.package(str(script)) == "my repo ü"
-    assert locator.is_user_code(str(script))
+    assert not locator.is_library(str(script))
     outside = tmp_path / "elsewhere.py"
     assert locator.name(str(outside)) == str(outside)
+    assert not locator.is_library(str(outside))
     assert locator.relative(outside) == str(outside)
     assert locator.source(str(script), 1, "x = 1") == "x = 1"
 

@@ -298,7 +298,7 @@ def _module_tree(view: _View) -> list[str]:
         node = root
         node.add(function)
         levels = _tree_path(locator, function.file)
-        library = not locator.is_user_code(function.file)
+        library = locator.is_library(function.file)
         if library and not view.run.detailed:
             levels = levels[:1]
         for level in levels:
