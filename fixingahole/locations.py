@@ -1,7 +1,8 @@
 """How a report names files and lines: the way the user sees them, not the way Scalene saw them.
 
 - the user's code under root: a path relative to root (`examples/advanced.py:12`);
-- a library: its path inside site-packages or the standard library (`numpy/linalg/_linalg.py:400`);
+- a library: its path inside site-packages, the standard library or another import folder
+  (`numpy/linalg/_linalg.py:400`);
 - a script generated from a notebook: the notebook's cell (`analysis.ipynb [cell 3] line 2`);
 - anything else: the absolute path.
 """
@@ -63,8 +64,10 @@ class Locator:
         self.root = Path(os.path.abspath(root))
         self._root_prefixes = _prefixes([str(self.root)])
         self._library_prefixes = _prefixes(_library_folders())
+        # Other import folders (editable installs, PYTHONPATH); sys.path[0] is the running
+        # program's own folder, not a library.
         own = set(self._root_prefixes) | set(self._library_prefixes)
-        self._path_prefixes = tuple(p for p in _prefixes(sys.path) if p not in own)
+        self._path_prefixes = tuple(p for p in _prefixes(sys.path[1:]) if p not in own)
         self._cell_maps: dict[str, CellMap] = {}
         for script, cell_map in cell_maps.items():
             for spelling in _spellings(script):
@@ -72,7 +75,7 @@ class Locator:
         self._names: dict[str, tuple[str, str]] = {}
 
     def _classify(self, path: str) -> tuple[str, str]:
-        """(name, kind) of a file, kind being "notebook", "user", "library" or "other"."""
+        """(name, kind): kind is "notebook", "user", "library", "importable" or "other"."""
         cached = self._names.get(path)
         if cached is not None:
             return cached
@@ -84,12 +87,15 @@ class Locator:
             absolute = os.path.abspath(path)
             library = _relative(absolute, self._library_prefixes)
             own = _relative(absolute, self._root_prefixes)
+            importable = _relative(absolute, self._path_prefixes)
             if library is not None:
                 result = (library, "library")
             elif own is not None:
                 result = (own, "user")
+            elif importable is not None:
+                result = (importable, "importable")
             else:
-                result = (_relative(absolute, self._path_prefixes) or absolute, "other")
+                result = (absolute, "other")
         self._names[path] = result
         return result
 
@@ -112,7 +118,7 @@ class Locator:
         return self._classify(path)[0]
 
     def is_library(self, path: str) -> bool:
-        """True for files of site-packages or the standard library."""
+        """True for files of site-packages or the standard library (not of other import folders)."""
         return self._classify(path)[1] == "library"
 
     def line(self, path: str, lineno: int) -> str:
@@ -146,7 +152,7 @@ class Locator:
         name, kind = self._classify(path)
         if kind in ("user", "notebook"):
             return self.root.name or str(self.root)
-        if kind == "library":
+        if kind in ("library", "importable"):
             top = name.split("/", 1)[0]
             return top[:-3] if top.endswith(".py") else top
         return os.path.dirname(name) or name

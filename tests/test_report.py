@@ -510,11 +510,18 @@ def test_locator_prefers_site_packages_inside_root(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     site_packages = root / ".venv" / "lib" / "site-packages"
     (site_packages / "fancylib").mkdir(parents=True)
-    monkeypatch.setattr(sys, "path", [*sys.path, str(site_packages)])
+    elsewhere = tmp_path / "src"  # an editable install or PYTHONPATH entry outside root
+    (elsewhere / "tool").mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site_packages), str(elsewhere)])
     module = site_packages / "fancylib" / "core.py"
     locator = Locator(root)
     assert locator.name(str(module)) == "fancylib/core.py"
     assert locator.package(str(module)) == "fancylib"
+    assert locator.is_library(str(module))
+    tool = str(elsewhere / "tool" / "run.py")
+    assert locator.location(tool, 2) == "tool/run.py:2"
+    assert locator.package(tool) == "tool"
+    assert not locator.is_library(tool)  # named by import path, but never folded away
 
 
 def test_rendering_a_memory_profile_is_fast(memory_run):
