@@ -1,10 +1,32 @@
-"""Run one Scalene child process: argv list, own temp dir, new session, timeout, signals, tee'd output."""
+"""Run one Scalene child process: argv list, own temp dir, new session, timeout, signals,
+tee'd output, and the wall time, CPU time and max RSS of its process tree."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import codecs
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from fixingahole.errors import UserError
+
+BOOTSTRAP_DIR = Path(__file__).resolve().parent / "_bootstrap"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+GRACE_S = 5.0  # how long a stopped child gets to write its partial profile before harsher signals
+LEFTOVER_GRACE_S = 1.0  # how long processes the script left behind get to end on their own
+DRAIN_S = 2.0  # how long output is still read once every process of the group has ended
 
 
 @dataclass(frozen=True)
@@ -47,4 +69,489 @@ class ScaleneResult:
 
 def run_scalene(request: ScaleneRequest) -> ScaleneResult:
     """Run the request to the end (or timeout / Ctrl-C) and return how it went."""
-    raise NotImplementedError
+    _check(request)
+    scalene_dir = _scalene_dir()
+    command = scalene_command(request)
+    logs = request.run_dir / "logs.log"
+    with _run_files(request.run_dir) as (stdout_file, stderr_file):
+        tmp = tempfile.mkdtemp(prefix="fixingahole-")
+        try:
+            env = _child_env(request, Path(tmp), logs, scalene_dir)
+            ending = _run_child(request, command, env, stdout_file, stderr_file)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ScaleneResult(
+        status=ending.status,
+        exit_code=ending.exit_code,
+        wall_s=ending.wall_s,
+        cpu_s=ending.cpu_s,
+        max_rss_mb=ending.max_rss_mb,
+        command=command,
+        log_counts=count_log_levels(logs),
+        error=_error_line(request, ending),
+    )
+
+
+def scalene_command(request: ScaleneRequest) -> tuple[str, ...]:
+    """The argv that runs the request's script under Scalene."""
+    argv = [sys.executable, "-m", "scalene", "run"]
+    if request.mode == "cpu":
+        argv.append("--cpu-only")
+    else:
+        argv.append("--memory")
+        if request.allocation_window is not None:
+            argv += ["--allocation-sampling-window", str(request.allocation_window)]
+    if request.profile_all:
+        argv.append("--profile-all")
+    argv.append("--stacks" if request.stacks else "--no-stacks")
+    if request.program_path is not None:
+        argv += ["--program-path", str(request.program_path)]
+    if request.exclude:
+        argv += ["--profile-exclude", ",".join(request.exclude)]
+    if request.live is not None:
+        argv += ["--profile-interval", f"{request.live:g}"]
+    argv += ["-o", str(request.json_path), str(request.script), "---", *request.args]
+    return tuple(argv)
+
+
+def count_log_levels(log_file: Path) -> dict[str, int]:
+    """Records per level name in a logs.log written by the bootstrap (no file: none)."""
+    counts: dict[str, int] = {}
+    try:
+        with log_file.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                fields = line.split("\t", 2)
+                if len(fields) == 3:
+                    counts[fields[1]] = counts.get(fields[1], 0) + 1
+    except FileNotFoundError:
+        pass
+    return counts
+
+
+def _check(request: ScaleneRequest) -> None:
+    """Refuse a request that cannot run, with what to do about it."""
+    if not request.script.is_file():
+        raise UserError(f"{request.script}: no such script; check the path")
+    if not request.json_path.is_absolute() or request.json_path.suffix != ".json":
+        raise UserError(
+            f"{request.json_path}: the profile must go to an absolute path ending .json"
+        )
+    if not request.cwd.is_dir():
+        raise UserError(f"{request.cwd}: the working directory does not exist; create it first")
+    if request.mode not in ("cpu", "memory"):
+        raise UserError(f"mode {request.mode!r} is unknown; use 'cpu' or 'memory'")
+    if request.allocation_window is not None and request.allocation_window < 1:
+        raise UserError(
+            f"allocation window {request.allocation_window} must be a positive byte count"
+        )
+    if request.log_level.upper() not in LOG_LEVELS:
+        raise UserError(
+            f"log level {request.log_level!r} is unknown; use one of {', '.join(LOG_LEVELS)}"
+        )
+    for name, seconds in (("timeout", request.timeout), ("live", request.live)):
+        if seconds is not None and not seconds > 0:
+            raise UserError(f"{name} must be a positive number of seconds, not {seconds}")
+    if any("," in pattern for pattern in request.exclude):
+        raise UserError(
+            "a --profile-exclude pattern cannot contain a comma; give each one separately"
+        )
+
+
+def _scalene_dir() -> str:
+    """The folder of the installed Scalene package, or a UserError saying how to install it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("scalene")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            f"Scalene is not installed for {sys.executable}; "
+            f"install it with: {sys.executable} -m pip install 'scalene>=2,<3'"
+        )
+    return str(Path(spec.submodule_search_locations[0]).resolve())
+
+
+@contextmanager
+def _run_files(run_dir: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """stdout.txt and stderr.txt, opened for writing, and an empty logs.log, in the run folder."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "logs.log").write_bytes(b"")
+        stdout_file = (run_dir / "stdout.txt").open("wb", buffering=0)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write to the run folder {run_dir}: {exc.strerror}; "
+            "choose another output folder or fix its permissions"
+        ) from None
+    with stdout_file, (run_dir / "stderr.txt").open("wb", buffering=0) as stderr_file:
+        yield stdout_file, stderr_file
+
+
+def _child_env(request: ScaleneRequest, tmp: Path, logs: Path, scalene_dir: str) -> dict[str, str]:
+    """Our environment plus the request's, with the bootstrap first on PYTHONPATH."""
+    env = {**os.environ, **request.env}
+    python_path = [str(BOOTSTRAP_DIR), *filter(None, [env.get("PYTHONPATH")])]
+    env.pop("FIXINGAHOLE_NO_PLOTS", None)
+    env.update(
+        PYTHONPATH=os.pathsep.join(python_path),
+        PYTHONUNBUFFERED="1",
+        TMPDIR=str(tmp),
+        FIXINGAHOLE_LOG_FILE=str(logs),
+        FIXINGAHOLE_LOG_LEVEL=request.log_level.upper(),
+        FIXINGAHOLE_SKIP_PATHS=scalene_dir,
+    )
+    if request.no_plots:
+        env.update(MPLBACKEND="Agg", FIXINGAHOLE_NO_PLOTS="1")
+    return env
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How the process tree ended, as measured here."""
+
+    status: str
+    exit_code: int | None
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    stopped_by: str | None  # why we stopped it: a signal name, or "timeout"
+
+
+def _run_child(
+    request: ScaleneRequest,
+    command: tuple[str, ...],
+    env: dict[str, str],
+    stdout_file: BinaryIO,
+    stderr_file: BinaryIO,
+) -> _Ending:
+    """Start the child in its own session, wait for it or stop it, and measure it."""
+    trailer = _trailer_lines(request.json_path)
+    echo_out = sys.stdout if request.echo else None
+    echo_err = sys.stderr if request.echo else None
+    with _stop_signals() as received:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            command,
+            cwd=request.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        waiter = _Waiter(child)
+        stopped_by = "error"  # until the wait below returns
+        try:
+            pump = _Pump(
+                {
+                    child.stdout.fileno(): _Tee(stdout_file, echo_out, trailer),  # type: ignore[union-attr]
+                    child.stderr.fileno(): _Tee(stderr_file, echo_err, trailer),  # type: ignore[union-attr]
+                }
+            )
+            if request.live is not None and request.on_snapshot is not None:
+                _start_snapshots(request.live, request.on_snapshot, request.json_path, waiter.done)
+            stopped_by = _wait(waiter, received, started, request.timeout)
+        finally:
+            if stopped_by is not None:
+                _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+            elif not _wait_gone(child.pid, waiter.done, LEFTOVER_GRACE_S):
+                _end_group(child.pid, waiter.done, (signal.SIGTERM, signal.SIGKILL))
+        pump.finish()
+        child.stdout.close()  # type: ignore[union-attr]
+        child.stderr.close()  # type: ignore[union-attr]
+    if stopped_by == "timeout":
+        status = "timeout"
+    elif stopped_by is not None:
+        status = "interrupted"
+    else:
+        status = "ok" if waiter.exit_code == 0 else "failed"
+    if not waiter.done.is_set():  # not even SIGKILL ended it
+        return _Ending(status, None, time.perf_counter() - started, 0.0, 0.0, stopped_by)
+    wall_s = waiter.ended - started
+    return _Ending(status, waiter.exit_code, wall_s, waiter.cpu_s, waiter.max_rss_mb, stopped_by)
+
+
+@contextmanager
+def _stop_signals() -> Iterator[list[str]]:
+    """Collect SIGINT and SIGTERM sent to us (names, in order) instead of dying of them.
+
+    Handlers can only be set from the main thread; elsewhere the list stays empty.
+    """
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def note(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _wait(
+    waiter: _Waiter, received: list[str], started: float, timeout: float | None
+) -> str | None:
+    """Wait until the child exits (None), a stop signal arrives (its name) or time runs out."""
+    deadline = None if timeout is None else started + timeout
+    try:
+        while not waiter.done.wait(0.1):
+            if received:
+                return received[0]
+            if deadline is not None and time.perf_counter() >= deadline:
+                return "timeout"
+    except KeyboardInterrupt:
+        return "SIGINT"
+    return None
+
+
+class _Waiter:
+    """Reaps the child from a thread, with the rusage of its whole reaped tree."""
+
+    def __init__(self, child: subprocess.Popen[bytes]) -> None:
+        self.done = threading.Event()
+        self.exit_code: int | None = None
+        self.ended = 0.0
+        self.cpu_s = 0.0
+        self.max_rss_mb = 0.0
+        self._child = child
+        threading.Thread(target=self._reap, name="scalene-waiter", daemon=True).start()
+
+    def _reap(self) -> None:
+        _, status, usage = os.wait4(self._child.pid, 0)
+        self.ended = time.perf_counter()
+        self.exit_code = os.waitstatus_to_exitcode(status)
+        self._child.returncode = self.exit_code  # reaped here: Popen must not wait for it again
+        self.cpu_s = usage.ru_utime + usage.ru_stime
+        # Linux reports kilobytes, macOS bytes.
+        self.max_rss_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        self.done.set()
+
+
+def _group_members(pgid: int) -> list[int] | None:
+    """Live (not zombie) processes of a process group, from /proc; None without /proc."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    members = []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            members.append(int(entry))
+    return members
+
+
+def _group_alive(pgid: int) -> bool:
+    members = _group_members(pgid)
+    if members is not None:
+        return bool(members)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_gone(pgid: int, launcher_done: threading.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for the launcher to be reaped and its group to be empty."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if launcher_done.is_set() and not _group_alive(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _end_group(pgid: int, launcher_done: threading.Event, signals: tuple[int, ...]) -> None:
+    """Signal the process group, harder each time, until no process of it is left.
+
+    SIGINT makes Scalene write a partial profile. It goes to the launcher's descendants only:
+    the launcher would exit at once and orphan its child, whose resource use would then be lost
+    to us; it exits by itself once its child has.
+    """
+    for signum in signals:
+        members = _group_members(pgid) if signum == signal.SIGINT else None
+        descendants = [pid for pid in members or () if pid != pgid]
+        for pid in descendants:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signum)
+        if not descendants:
+            with suppress(ProcessLookupError):
+                os.killpg(pgid, signum)
+        grace = 1.0 if signum == signal.SIGKILL else GRACE_S
+        if _wait_gone(pgid, launcher_done, grace):
+            return
+
+
+class _Tee:
+    """Copies one output stream of the child to a file and to ours, minus Scalene's trailer.
+
+    The trailer is matched exactly, line by line (an optional blank line, "Scalene: profile
+    saved to <json>" and the two "To view" lines); lines that might start it are held back
+    until it is clear whether they do.
+    """
+
+    def __init__(self, file: BinaryIO, echo: TextIO | None, trailer: tuple[bytes, ...]) -> None:
+        self._file = file
+        self._echo = echo
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._trailers = (trailer, trailer[1:])  # the blank line before it may be missing
+        self._held: list[bytes] = []
+        self._partial = b""
+        self._mid_line = False  # the start of the current line was already passed on
+
+    def feed(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            if self._mid_line:
+                self._mid_line = False
+                self._emit(line + b"\n")
+            else:
+                self._add_line(line)
+        may_be_trailer = any(line.startswith(self._partial) for line in self._trailers[1])
+        if self._partial and (self._mid_line or not (self._held or may_be_trailer)):
+            self._emit(self._partial)
+            self._partial = b""
+            self._mid_line = True
+
+    def close(self) -> None:
+        self._emit(b"".join(line + b"\n" for line in self._held) + self._partial)
+        self._held = []
+        self._partial = b""
+        if self._echo is not None:
+            self._echo.write(self._decoder.decode(b"", final=True))
+            self._echo.flush()
+
+    def _add_line(self, line: bytes) -> None:
+        self._held.append(line)
+        while self._held and not any(
+            t[: len(self._held)] == tuple(self._held) for t in self._trailers
+        ):
+            self._emit(self._held.pop(0) + b"\n")
+        if tuple(self._held) in self._trailers:
+            self._held = []
+
+    def _emit(self, data: bytes) -> None:
+        if not data:
+            return
+        self._file.write(data)
+        if self._echo is not None:
+            self._echo.write(self._decoder.decode(data))
+            self._echo.flush()
+
+
+def _trailer_lines(json_path: Path) -> tuple[bytes, ...]:
+    """The lines Scalene prints after writing its JSON (see Scalene.output_profile)."""
+    path = str(json_path)
+    return tuple(
+        line.encode("utf-8", "surrogateescape")
+        for line in (
+            "",
+            f"Scalene: profile saved to {path}",
+            f"  To view in browser:  scalene view {path}",
+            f"  To view in terminal: scalene view --cli {path}",
+        )
+    )
+
+
+class _Pump:
+    """Reads the child's output pipes from a thread and feeds each to its tee."""
+
+    def __init__(self, tees: dict[int, _Tee]) -> None:
+        self._tees = tees
+        self._finishing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scalene-output", daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        """Read what is left (at most DRAIN_S more, for pipes held by escaped processes)."""
+        self._finishing.set()
+        self._thread.join(DRAIN_S + 1.0)
+
+    def _run(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            for fd in self._tees:
+                selector.register(fd, selectors.EVENT_READ)
+            stop_at = None
+            while selector.get_map():
+                if self._finishing.is_set():
+                    stop_at = stop_at or time.monotonic() + DRAIN_S
+                    if time.monotonic() >= stop_at:
+                        break
+                for key, _ in selector.select(timeout=0.1):
+                    data = os.read(key.fd, 65536)
+                    if data:
+                        self._tees[key.fd].feed(data)
+                    else:
+                        selector.unregister(key.fd)
+        for tee in self._tees.values():
+            tee.close()
+
+
+def _start_snapshots(
+    every: float, on_snapshot: Callable[[Path], None], json_path: Path, done: threading.Event
+) -> None:
+    """Call on_snapshot(json_path) every `every` seconds until `done`; its errors are its own."""
+
+    def run() -> None:
+        while not done.wait(every):
+            with suppress(Exception):  # a broken live view must not end the run
+                on_snapshot(json_path)
+
+    threading.Thread(target=run, name="scalene-snapshots", daemon=True).start()
+
+
+_FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+)')
+_SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+_KILLED = re.compile(r"^Scalene error: received signal (SIG[A-Z0-9]+)$")
+
+
+def _error_line(request: ScaleneRequest, ending: _Ending) -> str | None:
+    """One line saying why the run did not end well, or None when it did."""
+    if ending.status == "ok":
+        return None
+    if ending.stopped_by == "timeout":
+        return f"timed out after {request.timeout:g} s"
+    if ending.stopped_by is not None:
+        return f"interrupted ({ending.stopped_by})"
+    return _failure_line(_tail_lines(request.run_dir / "stderr.txt"), ending.exit_code)
+
+
+def _tail_lines(path: Path, size: int = 65536) -> list[str]:
+    with path.open("rb") as file:
+        file.seek(max(0, file.seek(0, os.SEEK_END) - size))
+        return file.read().decode("utf-8", "replace").splitlines()
+
+
+def _failure_line(stderr_lines: list[str], exit_code: int | None) -> str:
+    """The exception line of the last traceback on stderr, or how the process ended."""
+    starts = [
+        i for i, line in enumerate(stderr_lines) if line == "Traceback (most recent call last):"
+    ]
+    if starts:
+        block = stderr_lines[starts[-1] + 1 :]
+        where = None
+        for line in block:
+            if line and not line[0].isspace():
+                if line.split(":", 1)[0] in _SYNTAX_ERRORS and where is not None:
+                    return f"{line} ({where['file']}, line {where['line']})"
+                return line
+            where = _FRAME.match(line) or where
+    for line in reversed(stderr_lines):
+        killed = _KILLED.match(line)
+        if killed:
+            return f"killed by {killed[1]}"
+    if exit_code is not None and exit_code < 0:
+        return f"killed by signal {-exit_code}"
+    return f"exit code {exit_code}"

@@ -1,0 +1,228 @@
+"""Start-up hook of a script profiled by fixing-a-hole: the runner puts this folder first on
+PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by environment variables:
+
+- FIXINGAHOLE_LOG_FILE: append the script's `logging` records and `warnings` to this file.
+- FIXINGAHOLE_LOG_LEVEL: the lowest level captured (DEBUG, INFO, WARNING, ERROR, CRITICAL).
+- FIXINGAHOLE_SKIP_PATHS: folders (os.pathsep-separated) whose records are not the script's.
+- FIXINGAHOLE_NO_PLOTS: "1" makes matplotlib's and plotly's `show` return at once.
+
+It also keeps Scalene's `run` parser from reading a program argument after `---` as an
+abbreviation of its own options (`--n` would otherwise stop it: "ambiguous option").
+
+One captured record per line, tab-separated: UTC time, level, source (the logger's name, or
+`warnings`), `file:line` and message; backslash, tab, CR and LF inside a field are escaped.
+Only small standard modules are imported here; argparse, logging, matplotlib and plotly are
+patched right after they are first imported. A sitecustomize further down sys.path runs after.
+"""
+
+import contextlib
+import os
+import sys
+import time
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_LEVEL_METHODS = ("debug", "info", "warning", "warn", "error", "exception", "critical", "log")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\r": "\\r", "\n": "\\n"})
+
+
+class _LogFile:
+    """Appends captured records, one line per write call, so that processes can share the file."""
+
+    def __init__(self, path, level, skip_paths):
+        self.path = path
+        self.level = level
+        self.skip_paths = tuple(skip_paths)
+        self._fd = None
+
+    def wants(self, level, filename):
+        """Whether a record at this level from this file is one of the script's to keep."""
+        return level >= self.level and not str(filename).startswith(self.skip_paths)
+
+    def write(self, created, level_name, source, filename, lineno, message):
+        fields = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+            level_name,
+            source,
+            f"{filename}:{lineno}",
+            message,
+        )
+        line = "\t".join(str(field).translate(_ESCAPES) for field in fields) + "\n"
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._fd, line.encode("utf-8", "backslashreplace"))
+
+
+def _capture_warnings(log):
+    """Copy every warning that is shown to the log; showing it stays the user's business.
+
+    Warnings recorded by `catch_warnings(record=True)` are not shown, so not copied either.
+    """
+    import warnings
+
+    show = warnings._showwarnmsg
+    show_impl = warnings._showwarnmsg_impl
+
+    def _showwarnmsg(msg):
+        try:
+            recording = warnings._showwarnmsg_impl is not show_impl
+            if not recording and log.wants(LEVELS["WARNING"], msg.filename):
+                text = f"{msg.category.__name__}: {msg.message}"
+                log.write(time.time(), "WARNING", "warnings", msg.filename, msg.lineno, text)
+        except Exception:
+            pass
+        show(msg)
+
+    warnings._showwarnmsg = _showwarnmsg
+
+
+def _capture_logging(log, logging):
+    """Copy records to the log without touching the user's handlers, levels or line numbers.
+
+    `callHandlers` sees each record once, after the logger's filters. When the log wants a
+    level the user's logger is not enabled for, `isEnabledFor` answers yes to logging's own
+    level methods only, so the record is made; it is then logged here and not passed on.
+    """
+    logger_class = logging.Logger
+    is_enabled_for = logger_class.isEnabledFor
+    call_handlers = logger_class.callHandlers
+    level_methods = {
+        id(code): code for code in (getattr(logger_class, name).__code__ for name in _LEVEL_METHODS)
+    }
+
+    def isEnabledFor(self, level):
+        if is_enabled_for(self, level):
+            return True
+        return level >= log.level and id(sys._getframe(1).f_code) in level_methods
+
+    def callHandlers(self, record):
+        try:
+            if record.name != "py.warnings" and log.wants(record.levelno, record.pathname):
+                message = _record_message(record, logging)
+                log.write(
+                    record.created,
+                    record.levelname,
+                    record.name,
+                    record.pathname,
+                    record.lineno,
+                    message,
+                )
+        except Exception:
+            pass
+        if record.levelno < log.level or is_enabled_for(self, record.levelno):
+            call_handlers(self, record)
+
+    logger_class.isEnabledFor = isEnabledFor
+    logger_class.callHandlers = callHandlers
+
+
+def _record_message(record, logging):
+    try:
+        message = record.getMessage()
+    except Exception:
+        message = f"{record.msg!r} % {record.args!r}"
+    if record.exc_info and record.exc_info[0] is not None:
+        message += "\n" + logging.Formatter().formatException(record.exc_info)
+    return message
+
+
+def _scalene_args_verbatim(argparse):
+    """Turn off option abbreviations in Scalene's `run` parser only, as it parses."""
+    parse_known_args = argparse.ArgumentParser.parse_known_args
+
+    def patched(self, *args, **kwargs):
+        if self.prog == "scalene run":
+            self.allow_abbrev = False
+        return parse_known_args(self, *args, **kwargs)
+
+    argparse.ArgumentParser.parse_known_args = patched
+
+
+def _ignore_show(*args, **kwargs):
+    """A `show` that shows nothing."""
+    return None
+
+
+def _silence_show(owner):
+    """A patch that makes `show` of the module (owner "") or of a class in it do nothing."""
+
+    def patch(module):
+        (getattr(module, owner) if owner else module).show = _ignore_show
+
+    return patch
+
+
+_PLOT_SHOWS = {
+    "matplotlib.pyplot": "",
+    "matplotlib.figure": "Figure",
+    "plotly.io": "",
+    "plotly.basedatatypes": "BaseFigure",
+}
+
+
+class _AfterImport:
+    """A meta path finder that patches a module right after its code has run."""
+
+    def __init__(self, patches):
+        self.patches = patches
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.patches:
+            return None
+        spec = None
+        for finder in sys.meta_path[sys.meta_path.index(self) + 1 :]:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(name, path, target) if find_spec else None
+            if spec is not None:
+                break
+        run = getattr(spec and spec.loader, "exec_module", None)
+        if run is None:
+            return spec
+
+        def exec_module(module):
+            run(module)
+            if module.__name__ == name and name in self.patches:
+                with contextlib.suppress(Exception):
+                    self.patches.pop(name)(module)
+
+        with contextlib.suppress(AttributeError):
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+def _install():
+    patches = {"argparse": _scalene_args_verbatim}
+    log_path = os.environ.get("FIXINGAHOLE_LOG_FILE")
+    if log_path:
+        level = LEVELS.get(os.environ.get("FIXINGAHOLE_LOG_LEVEL", "WARNING").upper(), 30)
+        skip = os.environ.get("FIXINGAHOLE_SKIP_PATHS", "").split(os.pathsep)
+        log = _LogFile(log_path, level, [os.path.join(p, "") for p in (_HERE, *skip) if p])
+        if level <= LEVELS["WARNING"]:
+            _capture_warnings(log)
+        patches["logging"] = lambda module: _capture_logging(log, module)
+    if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
+        patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
+    for name in [name for name in patches if name in sys.modules]:
+        patches.pop(name)(sys.modules[name])
+    if patches:
+        sys.meta_path.insert(0, _AfterImport(patches))
+
+
+def _run_next_sitecustomize():
+    """Run the sitecustomize this one shadows, if the environment has one."""
+    from importlib.machinery import PathFinder
+
+    here = os.path.normcase(_HERE)
+    rest = [p for p in sys.path if os.path.normcase(os.path.abspath(p or ".")) != here]
+    spec = PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    from importlib.util import module_from_spec
+
+    module = module_from_spec(spec)
+    sys.modules["sitecustomize"] = module
+    spec.loader.exec_module(module)
+
+
+_install()
+_run_next_sitecustomize()
