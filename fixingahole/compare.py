@@ -27,13 +27,16 @@ deviation, count, min, max), and only runs with status `ok` count toward the fig
 Verdicts per entry and metric, with r = median(B) / median(A) and t = the threshold:
 
 - `unchanged`: |r - 1| <= t.
-- `slower` / `faster`: r > 1 + t (r < 1 - t) and B's runs are significantly slower (faster) than
-  A's runs scaled by 1 + t (1 - t): a two-sided Mann-Whitney U test at level alpha. So `slower`
-  means "more than t slower, with confidence", and an unchanged entry is called slower or faster
-  at most alpha/2 of the time whatever the noise.
-- `~`: past the threshold but not significant; with one run per side no test is possible, and
-  with fewer than 4 runs per side the test cannot reach alpha 0.05 (3 vs 3 gives p >= 0.1): the
-  note says so. Take 5 repeats per side.
+- `slower` / `faster`: r > 1 + t (r < 1 - t) and B's runs are significantly slower (faster)
+  than A's runs scaled by 1 + t (1 - t): a one-sided Mann-Whitney U test, in the direction the
+  medians moved, at level alpha. So `slower` means "more than t slower, with confidence": a
+  change of at most t is called slower at most alpha of the time, whatever the noise, and
+  unchanged code far less often (under 1% with 5-10% noise and 5 runs per side).
+- `~`: past the threshold but not significant (p >= alpha). With one run per side no test is
+  possible; with 3 runs per side or fewer the test cannot reach alpha 0.05 (the smallest
+  one-sided p for 3 vs 3 is 1/20, two-sided 0.1): the note says so. 4 vs 4 is significant only
+  when every run of one side is beyond every run of the other; take 5 repeats per side: they
+  tolerate an outlier or two.
 - `new` / `missing`: the entry has no runs on A / on B.
 - `failed`: a side has runs of the entry but none with status `ok`.
 
@@ -92,7 +95,7 @@ class Judgement:
     """How one metric changed from A to B."""
 
     ratio: float | None  # median(B) / median(A)
-    p_value: float | None  # of the test that decided; None within the threshold or without a test
+    p_value: float | None  # the one-sided test's; None within the threshold or without a test
     verdict: str | None  # faster / slower / unchanged / ~; None when a side has no figures
     note: str | None = None
 
@@ -282,11 +285,12 @@ def judge(a: Sequence[float], b: Sequence[float], threshold: float, alpha: float
     if len(a) == 1 and len(b) == 1:
         return Judgement(ratio, None, "~", "one run per side: no significance test was possible")
     scale = 1 + threshold if ratio > 1 else 1 - threshold
-    p_value = stats.mann_whitney([x * scale for x in a], b).p_value
+    test = stats.mann_whitney([x * scale for x in a], b)
+    p_value = test.p_greater if ratio > 1 else test.p_less
     if stats.significant(p_value, alpha):
         return Judgement(ratio, p_value, "slower" if ratio > 1 else "faster")
     note = None
-    if stats.min_p_value(len(a), len(b)) > alpha:
+    if not stats.significant(stats.min_p_value(len(a), len(b)), alpha):
         note = (
             f"{len(a)} vs {len(b)} runs cannot reach significance at alpha {alpha:g}: "
             f"take at least {stats.min_repeats(alpha)} runs per side (5 recommended)"
