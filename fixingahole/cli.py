@@ -12,8 +12,7 @@ from pathlib import Path
 
 from fixingahole import __version__
 from fixingahole.errors import UserError
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+from fixingahole.options import LOG_LEVELS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +218,12 @@ def add_location_options(parser: argparse.ArgumentParser, *, ignore: bool = True
 def _where(args: argparse.Namespace):
     from fixingahole.commands import Where
 
-    return Where(root=args.root, output=args.output, ignore=tuple(args.ignore))
+    # Paths typed on the command line are relative to where the user stands.
+    return Where(
+        root=args.root.absolute() if args.root else None,
+        output=args.output.absolute() if args.output else None,
+        ignore=tuple(args.ignore),
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict:

@@ -6,6 +6,7 @@ Each function takes plain values, prints what the user should see, returns an ex
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -50,8 +51,8 @@ def profile(
 
     settings = where.settings()
     manifest_path = _manifest_path(manifest, settings)
-    if manifest_path.is_file():
-        entries = {e.name: e for e in load_manifest(manifest_path, settings).entries}
+    if _could_be_entry(name) and manifest_path.is_file():
+        entries = {e.name for e in load_manifest(manifest_path, settings).entries}
         if name in entries:
             return profile_all(where, overrides, manifest=manifest_path, only=(name,), top=top)
     target = find_target(name, settings)
@@ -182,6 +183,11 @@ def command_line(target: Path, options, root: Path) -> str:
         shown = str(target)
     argv = ["fixingahole", "profile", shown, *options.to_argv()]
     return shlex.join(argv)
+
+
+def _could_be_entry(name: str) -> bool:
+    """A name with a folder or a script suffix is a file; only a bare word can name an entry."""
+    return "/" not in name and os.sep not in name and not name.endswith((".py", ".ipynb"))
 
 
 def _manifest_path(manifest: Path | None, settings) -> Path:
