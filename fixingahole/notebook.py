@@ -14,11 +14,10 @@ rewrote several lines into one (a `%%time` cell becomes one call), the call maps
 
 from __future__ import annotations
 
+import ast
 import difflib
-import io
 import json
 import re
-import tokenize
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -229,14 +228,16 @@ def _lines(text: str) -> list[str]:
 
 def _place(number: int, source: list[str], code: list[str]) -> Cell:
     """Cell `number` (first_line still 0) with each line of `code` traced back to `source`."""
+    if len(code) == len(source):
+        return Cell(number=number, first_line=0, line_count=len(code), source=tuple(source))
     origins: list[int] = []
     matcher = difflib.SequenceMatcher(None, source, code, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             origins.extend(range(i1 + 1, i2 + 1))
         elif tag in ("replace", "insert"):
-            last = max(min(i2, len(source)) - 1, 0)  # rewritten lines go to the first they replaced
-            origins.extend(min(i1 + k, last) + 1 for k in range(j2 - j1))
+            last = max(min(i2, len(source)) - 1, 0)  # a rewritten block maps, in order, onto
+            origins.extend(min(i1 + k, last) + 1 for k in range(j2 - j1))  # the lines it replaced
     one_to_one = origins == list(range(1, len(code) + 1))
     return Cell(
         number=number,
@@ -248,9 +249,8 @@ def _place(number: int, source: list[str], code: list[str]) -> Cell:
 
 
 def _names(code: str) -> set[str]:
-    """The identifiers a cell's code uses (it compiles: `_check_cell_compiles` ran first)."""
-    tokens = tokenize.generate_tokens(io.StringIO(code).readline)
-    return {token.string for token in tokens if token.type == tokenize.NAME}
+    """The variable names a cell's code uses (it compiles: `_check_cell_compiles` ran first)."""
+    return {node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name)}
 
 
 def _check_cell_compiles(notebook: Path, cell: Cell, code: str) -> None:
