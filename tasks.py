@@ -3,8 +3,6 @@
 `invoke --list` shows them; `invoke profile advanced`, `invoke profile-all`, `invoke runs`, ...
 """
 
-from invoke import Collection
+from fixingahole.tasks import ns
 
-from fixingahole.tasks import ns as fixingahole
-
-ns = Collection(fixingahole)
+__all__ = ["ns"]

@@ -153,7 +153,7 @@ def list_runs(
             r.status,
             f"{r.wall_s:.2f}",
             _peak(r.peak_heap_mb, r.max_rss_mb),
-            (r.git_commit or "")[:10] + ("+" if r.git_dirty else ""),
+            _commit(r.git_commit, r.git_dirty),
         ]
         for r in runs.itertuples()
     ]
@@ -205,6 +205,18 @@ def _estimates(settings, entries) -> dict[str, float]:
 
 
 def _peak(heap: float | None, rss: float | None) -> str:
-    if heap is not None and heap == heap:  # not NaN
+    if _known(heap):
         return f"{heap:.1f} heap"
-    return f"{rss:.1f} RSS" if rss is not None else "-"
+    return f"{rss:.1f} RSS" if _known(rss) else "-"
+
+
+def _commit(commit: str | None, dirty: bool | None) -> str:
+    """A short commit, `+` when the tree had uncommitted changes; blank outside git."""
+    if not _known(commit):
+        return ""
+    return commit[:10] + ("+" if _known(dirty) and dirty else "")
+
+
+def _known(value: object) -> bool:
+    """Not None, not NaN, not pandas' NA."""
+    return value is not None and value == value and str(value) != "<NA>"

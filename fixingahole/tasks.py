@@ -1,10 +1,14 @@
 """The invoke collection. Add it to your own `tasks.py`:
 
-    from invoke import Collection
-    from fixingahole.tasks import ns as fixingahole
+    from fixingahole.tasks import ns        # as the root: `invoke profile-all`
 
-    ns = Collection(fixingahole)            # as the root: `invoke profile-all`
-    # or: ns.add_collection(fixingahole)    # as a sub-collection: `invoke fixingahole.profile-all`
+or beside your own tasks, as a sub-collection (`invoke fixingahole.profile-all`):
+
+    from invoke import Collection
+    import fixingahole.tasks
+
+    ns = Collection(my_task)
+    ns.add_collection(fixingahole.tasks.ns)
 
 Defaults live under the `fixingahole` config key (`manifest`, `root`, `output`), so `invoke.yaml` or
 `INVOKE_FIXINGAHOLE_MANIFEST=other.toml` can change them.
@@ -184,5 +188,5 @@ def store_rebuild(c):
     _run(commands.rebuild_store, _where(c))
 
 
-ns = Collection(profile, profile_all, runs, store_rebuild)
+ns = Collection("fixingahole", profile, profile_all, runs, store_rebuild)
 ns.configure({"fixingahole": {"manifest": None, "root": None, "output": None}})
