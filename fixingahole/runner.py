@@ -106,8 +106,10 @@ def scalene_command(request: ScaleneRequest) -> tuple[str, ...]:
     argv.append("--stacks" if request.stacks else "--no-stacks")
     if request.program_path is not None:
         argv += ["--program-path", str(request.program_path)]
-    if request.exclude:
-        argv += ["--profile-exclude", ",".join(request.exclude)]
+    exclude = list(request.exclude)
+    if "," not in str(BOOTSTRAP_DIR):  # the bootstrap's frames (log capture) are not the user's
+        exclude.append(str(BOOTSTRAP_DIR))
+    argv += ["--profile-exclude", ",".join(exclude)]
     if request.live is not None:
         argv += ["--profile-interval", f"{request.live:g}"]
     argv += ["-o", str(request.json_path), str(request.script), "---", *request.args]
@@ -136,6 +138,9 @@ def _check(request: ScaleneRequest) -> None:
         raise UserError(
             f"{request.json_path}: the profile must go to an absolute path ending .json"
         )
+    json_dir = request.json_path.parent
+    if json_dir != request.run_dir and not json_dir.is_dir():
+        raise UserError(f"{json_dir}: the folder for the profile does not exist; create it first")
     if not request.cwd.is_dir():
         raise UserError(f"{request.cwd}: the working directory does not exist; create it first")
     if request.mode not in ("cpu", "memory"):
@@ -239,25 +244,27 @@ def _run_child(
             start_new_session=True,
         )
         waiter = _Waiter(child)
-        stopped_by = "error"  # until the wait below returns
+        assert child.stdout is not None and child.stderr is not None
         try:
             pump = _Pump(
                 {
-                    child.stdout.fileno(): _Tee(stdout_file, echo_out, trailer),  # type: ignore[union-attr]
-                    child.stderr.fileno(): _Tee(stderr_file, echo_err, trailer),  # type: ignore[union-attr]
+                    child.stdout.fileno(): _Tee(stdout_file, echo_out, trailer),
+                    child.stderr.fileno(): _Tee(stderr_file, echo_err, trailer),
                 }
             )
             if request.live is not None and request.on_snapshot is not None:
                 _start_snapshots(request.live, request.on_snapshot, request.json_path, waiter.done)
             stopped_by = _wait(waiter, received, started, request.timeout)
-        finally:
-            if stopped_by is not None:
-                _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
-            elif not _wait_gone(child.pid, waiter.done, LEFTOVER_GRACE_S):
-                _end_group(child.pid, waiter.done, (signal.SIGTERM, signal.SIGKILL))
+        except BaseException:
+            _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+            raise
+        if stopped_by is not None:
+            _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+        elif not _wait_gone(child.pid, waiter.done, LEFTOVER_GRACE_S):
+            _end_group(child.pid, waiter.done, (signal.SIGTERM, signal.SIGKILL))
         pump.finish()
-        child.stdout.close()  # type: ignore[union-attr]
-        child.stderr.close()  # type: ignore[union-attr]
+        child.stdout.close()
+        child.stderr.close()
     if stopped_by == "timeout":
         status = "timeout"
     elif stopped_by is not None:
@@ -289,7 +296,7 @@ def _stop_signals() -> Iterator[list[str]]:
         yield received
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _wait(
@@ -321,7 +328,12 @@ class _Waiter:
         threading.Thread(target=self._reap, name="scalene-waiter", daemon=True).start()
 
     def _reap(self) -> None:
-        _, status, usage = os.wait4(self._child.pid, 0)
+        try:
+            _, status, usage = os.wait4(self._child.pid, 0)
+        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): nothing to measure
+            self.ended = time.perf_counter()
+            self.done.set()
+            return
         self.ended = time.perf_counter()
         self.exit_code = os.waitstatus_to_exitcode(status)
         self._child.returncode = self.exit_code  # reaped here: Popen must not wait for it again
@@ -352,6 +364,7 @@ def _group_members(pgid: int) -> list[int] | None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether any live process is left in the group."""
     members = _group_members(pgid)
     if members is not None:
         return bool(members)
@@ -376,17 +389,17 @@ def _wait_gone(pgid: int, launcher_done: threading.Event, seconds: float) -> boo
 def _end_group(pgid: int, launcher_done: threading.Event, signals: tuple[int, ...]) -> None:
     """Signal the process group, harder each time, until no process of it is left.
 
-    SIGINT makes Scalene write a partial profile. It goes to the launcher's descendants only:
-    the launcher would exit at once and orphan its child, whose resource use would then be lost
-    to us; it exits by itself once its child has.
+    SIGINT makes Scalene write a partial profile. It goes to every process of the group but
+    the launcher, which would exit at once and orphan its child, whose resource use would then
+    be lost to us; the launcher exits by itself once its child has.
     """
     for signum in signals:
         members = _group_members(pgid) if signum == signal.SIGINT else None
-        descendants = [pid for pid in members or () if pid != pgid]
-        for pid in descendants:
+        others = [pid for pid in members or () if pid != pgid]
+        for pid in others:
             with suppress(ProcessLookupError):
                 os.kill(pid, signum)
-        if not descendants:
+        if not others:
             with suppress(ProcessLookupError):
                 os.killpg(pgid, signum)
         grace = 1.0 if signum == signal.SIGKILL else GRACE_S

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,8 @@ MEMORY_SCRIPT = (
 import logging
 
 logging.getLogger("app").debug("now at %s", "debug")  # DEBUG HERE
+for i in range(10_000):
+    logging.getLogger("app.loop").debug("tick %d", i)
 block = b"x" * (200 * 1024 * 1024)
 busy(1.0)
 print(len(block))
@@ -202,7 +205,12 @@ def memory_run(tmp_path_factory) -> tuple[ScaleneResult, Path, Path]:
     script = write_script(base, "allocate.py", MEMORY_SCRIPT)
     run_dir = base / "run"
     request = request_for(
-        script, run_dir, mode="memory", allocation_window=1 << 20, log_level="debug"
+        script,
+        run_dir,
+        mode="memory",
+        allocation_window=1 << 20,
+        log_level="debug",
+        profile_all=True,
     )
     return run_scalene(request), run_dir, script
 
@@ -226,8 +234,16 @@ def test_debug_records_are_captured_at_debug_level(memory_run):
     line = f"{script}:{line_of(script, 'DEBUG HERE')}"
     records = [r.split("\t") for r in (run_dir / "logs.log").read_text().splitlines()]
     assert ["DEBUG", "app", line, "now at debug"] in [r[1:] for r in records]
-    assert result.log_counts.get("DEBUG") == 1
+    assert result.log_counts == {"DEBUG": 10_001}
     assert "now at debug" not in (run_dir / "stderr.txt").read_text()
+
+
+def test_the_bootstrap_is_never_in_the_profile_even_with_profile_all(memory_run):
+    result, run_dir, _ = memory_run
+    assert "--profile-all" in result.command
+    files = read_json(run_dir / "profile.json")["files"]
+    assert any("logging" in name for name in files)  # libraries are profiled
+    assert not [name for name in files if name.startswith(str(BOOTSTRAP_DIR))]
 
 
 # --- failures -----------------------------------------------------------------------------
@@ -276,16 +292,19 @@ def test_live_snapshots_are_taken_and_a_failing_callback_does_not_end_the_run(fa
     assert any(snapshots)  # Scalene rewrote the JSON while the script ran
 
 
-def test_sys_exit_3_is_failed_with_its_code(tmp_path):
+def test_sys_exit_3_is_failed_with_its_code_also_from_a_worker_thread(tmp_path):
     script = write_script(tmp_path, "exits.py", BUSY + "\nimport sys\nbusy(1.0)\nsys.exit(3)\n")
-    result = run_scalene(request_for(script, tmp_path / "run"))
+    with ThreadPoolExecutor(1) as pool:  # no signal handlers can be set there
+        result = pool.submit(run_scalene, request_for(script, tmp_path / "run")).result()
     assert (result.status, result.exit_code, result.error) == ("failed", 3, "exit code 3")
     assert (tmp_path / "run" / "profile.json").exists()
 
 
 def test_a_syntax_error_is_one_line_with_file_and_line(tmp_path):
     script = write_script(tmp_path, "broken script.py", "x = 1\ndef f(:\n    pass\n")
+    handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
     result = run_scalene(request_for(script, tmp_path / "run"))
+    assert [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)] == handlers
     assert result.status == "failed"
     assert result.error == f"SyntaxError: invalid syntax ({script}, line 2)"
     assert not (tmp_path / "run" / "profile.json").exists()
@@ -372,9 +391,7 @@ def test_a_stop_signal_to_us_interrupts_the_run(tmp_path, signum):
 
 # --- no plots, the user's own sitecustomize and PYTHONPATH --------------------------------
 
-PLOTS_SCRIPT = (
-    BUSY
-    + """
+PLOTS_SCRIPT = """
 import os
 
 import matplotlib.pyplot as plt
@@ -386,9 +403,7 @@ plt.gcf().show()
 go.Figure().show()
 print("backend=" + plt.get_backend())
 print("user sitecustomize=" + os.environ.get("USER_SITECUSTOMIZE_RAN", "no"))
-busy(1.0)
 """
-)
 
 # A stand-in for plotly's layout: the real Figure.show goes through plotly.io.show.
 FAKE_PLOTLY = {
@@ -413,6 +428,7 @@ def make_user_site(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # importing matplotlib under Scalene takes several seconds
 def test_no_plots_never_blocks_and_keeps_the_users_sitecustomize(tmp_path):
     pytest.importorskip("matplotlib")
     site = make_user_site(tmp_path / "user site")
@@ -524,7 +540,7 @@ def test_every_flag_of_the_command_is_one_scalene_knows(tmp_path):
         str(tmp_path / "p.json"),
         str(tmp_path / "s.py"),
     )
-    assert command[command.index("--profile-exclude") + 1] == "numpy,pandas"
+    assert command[command.index("--profile-exclude") + 1] == f"numpy,pandas,{BOOTSTRAP_DIR}"
     assert command[command.index("--profile-interval") + 1] == "2.5"
     help_text = subprocess.run(
         [sys.executable, "-m", "scalene", "run", "--help-advanced"],
