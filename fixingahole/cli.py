@@ -114,6 +114,40 @@ def build_parser() -> argparse.ArgumentParser:
     add_location_options(runs, ignore=False)
     runs.set_defaults(handler=_cmd_runs)
 
+    compare = commands.add_parser(
+        "compare",
+        help="compare stored runs: what got faster, slower or bigger",
+        description="Compare the runs selector A picks with those B picks (with only A: A against "
+        "the runs just before it). A selector is a UTC date or date-time prefix (20250101, "
+        "20250101_14), a run id (entry/20250101_143000), a git commit prefix or branch, latest or "
+        "latest~N. Exit codes: 0 nothing regressed, 1 a regression past --fail-on-regression, "
+        "2 bad input or nothing to compare.",
+        epilog="example: fixingahole compare 20250101 20250201 --fail-on-regression 10",
+    )
+    compare.add_argument("a", metavar="A", help="the baseline selector (or the only one)")
+    compare.add_argument("b", metavar="B", nargs="?", help="the selector to compare against A")
+    add_compare_options(compare)
+    add_location_options(compare, ignore=False, output=False)
+    compare.set_defaults(handler=_cmd_compare)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="measure an entry's noise and suggest a threshold and repeat count",
+        description="Profile one manifest entry several times, then report the spread of its wall "
+        "time, the smallest change that many runs per side can detect, and a suggested "
+        "--threshold and --repeat for compare.",
+    )
+    calibrate.add_argument("name", help="the manifest entry")
+    calibrate.add_argument(
+        "--repeat", type=int, default=10, metavar="N", help="runs to measure (default 10)"
+    )
+    calibrate.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level (default 0.05)"
+    )
+    add_profile_options(calibrate)
+    add_location_options(calibrate)
+    calibrate.set_defaults(handler=_cmd_calibrate)
+
     store = commands.add_parser("store", help="maintain the results store")
     store_commands = store.add_subparsers(title="store commands", metavar="COMMAND", required=True)
     rebuild = store_commands.add_parser(
@@ -194,7 +228,69 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_location_options(parser: argparse.ArgumentParser, *, ignore: bool = True) -> None:
+def add_compare_options(parser: argparse.ArgumentParser) -> None:
+    """How to compare, what to show and where to write it."""
+    parser.add_argument(
+        "--entry", action="append", default=[], metavar="NAME", help="only this entry (repeatable)"
+    )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only entries with this tag (repeatable)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="smallest change in percent called faster or slower (default 5)",
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level of the test (default 0.05)"
+    )
+    parser.add_argument(
+        "--metric",
+        choices=("time", "memory"),
+        default="time",
+        help="what decides an entry's verdict and the gate (default time)",
+    )
+    parser.add_argument(
+        "--all",
+        dest="show_all",
+        action="store_true",
+        help="list function changes for every entry, not only changed ones",
+    )
+    parser.add_argument("--lines", action="store_true", help="also list the lines that changed")
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("text", "markdown", "json", "csv"),
+        default="text",
+        help="output format (default text)",
+    )
+    parser.add_argument(
+        "--output",
+        dest="report_file",
+        type=Path,
+        metavar="FILE",
+        help="write the comparison to FILE instead of the terminal",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        nargs="?",
+        type=float,
+        const=-1.0,
+        metavar="PCT",
+        help="exit 1 when an entry is significantly worse by more than PCT "
+        "(default: the threshold)",
+    )
+
+
+def add_location_options(
+    parser: argparse.ArgumentParser, *, ignore: bool = True, output: bool = True
+) -> None:
     """Where to look for code and where results go."""
     if ignore:
         parser.add_argument(
@@ -207,9 +303,15 @@ def add_location_options(parser: argparse.ArgumentParser, *, ignore: bool = True
         )
     else:
         parser.set_defaults(ignore=[])
-    parser.add_argument(
-        "--output", type=Path, metavar="DIR", help="where run folders go (default: performance/)"
-    )
+    if output:
+        parser.add_argument(
+            "--output",
+            type=Path,
+            metavar="DIR",
+            help="where run folders go (default: performance/)",
+        )
+    else:
+        parser.set_defaults(output=None)
     parser.add_argument(
         "--root", type=Path, metavar="DIR", help="the code base's root (default: configured or .)"
     )
@@ -275,6 +377,40 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
     return commands.list_runs(
         _where(args), entries=tuple(args.entry), date=args.date, limit=args.last
+    )
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    gate = args.fail_on_regression
+    return commands.compare(
+        args.a,
+        args.b,
+        _where(args),
+        entries=tuple(args.entry),
+        tags=tuple(args.tag),
+        threshold_pct=args.threshold,
+        alpha=args.alpha,
+        metric=args.metric,
+        show_all=args.show_all,
+        lines=args.lines,
+        fmt=args.fmt,
+        output=args.report_file,
+        fail_on_regression_pct=args.threshold if gate == -1.0 else gate,
+    )
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.calibrate(
+        args.name,
+        _where(args),
+        _overrides(args),
+        manifest=args.manifest,
+        repeat=args.repeat,
+        alpha=args.alpha,
     )
 
 

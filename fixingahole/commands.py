@@ -18,6 +18,7 @@ from fixingahole.errors import UserError
 
 STATUS_EXIT = {"ok": 0, "failed": 1, "timeout": 1, "no-samples": 2, "interrupted": 130}
 DEFAULT_MANIFEST = "profiles.toml"
+BEFORE = "before"  # as compare's first selector: "the runs just before the second one"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,69 @@ def profile_all(
     top: int = 10,
 ) -> int:
     """Run manifest entries one at a time; print progress and a closing table."""
-    from fixingahole.batch import plan, run_batch, summary_table
+    from fixingahole.batch import summary_table
+
+    result = _run_entries(
+        where,
+        overrides,
+        manifest,
+        only,
+        tags,
+        repeat,
+        fail_fast=fail_fast,
+        dry_run=dry_run,
+        top=top,
+    )
+    if result is None:
+        return 0
+    if result.outcomes:
+        print()
+        print(summary_table(result))
+    if result.interrupted:
+        print("fixingahole: interrupted; the runs above were saved", file=sys.stderr)
+    return result.exit_code
+
+
+def calibrate(
+    name: str,
+    where: Where,
+    overrides: Mapping[str, Any],
+    *,
+    manifest: Path | None = None,
+    repeat: int = 10,
+    alpha: float = 0.05,
+    compare_repeat: int = 5,
+) -> int:
+    """Profile one entry `repeat` times and report its noise, a threshold and a repeat count."""
+    from fixingahole.stats import noise_report
+
+    if repeat < 2:
+        raise UserError(f"calibrate needs --repeat 2 or more to measure noise, got {repeat}")
+    result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=0, echo=False)
+    timings = [o.summary["wall_s"] for _, o in result.outcomes if o.status == "ok"]
+    if result.interrupted or len(timings) < 2:
+        raise UserError(f"{name}: fewer than 2 successful runs; fix the entry and run again")
+    report = noise_report(timings, compare_repeat, alpha)
+    print(f"{name}: wall time over {len(timings)} runs")
+    print(report.text())
+    return 0
+
+
+def _run_entries(
+    where: Where,
+    overrides: Mapping[str, Any],
+    manifest: Path | None,
+    only: Sequence[str],
+    tags: Sequence[str],
+    repeat: int | None,
+    *,
+    fail_fast: bool = False,
+    dry_run: bool = False,
+    top: int = 10,
+    echo: bool = True,
+):
+    """Plan and run the selected entries; None for a dry run (the plan is printed instead)."""
+    from fixingahole.batch import plan, run_batch
     from fixingahole.manifest import load_manifest, select
     from fixingahole.profiling import profile_target
 
@@ -102,7 +165,7 @@ def profile_all(
                 f"[{i}/{len(jobs)}] {job.entry.name} (round {job.round}/{job.rounds}): "
                 f"{commands[job.entry.name]}"
             )
-        return 0
+        return None
 
     def run_one(job):
         return profile_target(
@@ -113,17 +176,68 @@ def profile_all(
             entry=job.entry.name,
             tags=job.entry.tags,
             top=top,
+            echo=echo,
         )
 
-    result = run_batch(
+    return run_batch(
         jobs, settings, run_one, fail_fast=fail_fast, estimates=_estimates(settings, entries)
     )
-    if result.outcomes:
-        print()
-        print(summary_table(result))
-    if result.interrupted:
-        print("fixingahole: interrupted; the runs above were saved", file=sys.stderr)
-    return result.exit_code
+
+
+def compare(
+    a: str,
+    b: str | None,
+    where: Where,
+    *,
+    entries: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    threshold_pct: float = 5.0,
+    alpha: float = 0.05,
+    metric: str = "time",
+    show_all: bool = False,
+    lines: bool = False,
+    fmt: str = "text",
+    output: Path | None = None,
+    fail_on_regression_pct: float | None = None,
+) -> int:
+    """Compare two selections of stored runs: 1 for a gated regression, 2 for nothing to compare."""
+    from fixingahole import compare as comparing
+    from fixingahole.profiling import store_dir
+    from fixingahole.report.comparison import render
+    from fixingahole.store import Store
+
+    if a == BEFORE:  # `compare before B`: B against the runs just before it
+        if b is None:
+            raise UserError(f"'{BEFORE}' needs a second selector: compare {BEFORE} latest")
+        a, b = b, None
+    store = Store(store_dir(where.settings()))
+    runs = store.runs()
+    if runs.empty:
+        raise UserError("the store holds no runs yet: profile something first (invoke profile-all)")
+    comparison = comparing.compare(
+        runs,
+        store.functions,
+        a,
+        b,
+        entries=entries,
+        tags=tags,
+        threshold=threshold_pct / 100,
+        alpha=alpha,
+        metric=metric,
+        show_all=show_all,
+        lines=store.lines if lines else None,
+        fail_on_regression=None if fail_on_regression_pct is None else fail_on_regression_pct / 100,
+    )
+    text = render(comparison, fmt)
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {output}: {exc.strerror}") from None
+        print(f"comparison written to {output}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return comparison.exit_code
 
 
 def list_runs(

@@ -35,9 +35,9 @@ PROFILE_HELP = {
     "live": "show the top functions every SECONDS while the script runs",
     "timeout": "stop a script that runs longer than SECONDS",
     "arg": "an argument for the script (repeatable)",
-    "top": "functions listed in each top table",
     "ignore": "a folder not searched and not reported (repeatable)",
 }
+TOP_HELP = {"top": "functions listed in each top table"}
 
 
 def _where(c, ignore=()) -> commands.Where:
@@ -121,6 +121,7 @@ def profile(
         "fail-fast": "stop at the first failing run",
         "dry-run": "print what would run, run nothing",
         **PROFILE_HELP,
+        **TOP_HELP,
     },
     iterable=["tag", "only", "arg", "ignore"],
 )
@@ -182,11 +183,106 @@ def runs(c, entry=None, date=None, last=None):
     )
 
 
+@task(
+    positional=["a", "b"],
+    help={
+        "a": "the baseline selector: a date prefix, run id, commit, branch, latest, latest~N, "
+        "or 'before' (the runs just before B)",
+        "b": "the selector compared against A",
+        "entry": "only this entry (repeatable)",
+        "tag": "only entries with this tag (repeatable)",
+        "threshold": "smallest change in percent called faster or slower (default 5)",
+        "alpha": "significance level of the test (default 0.05)",
+        "metric": "what decides the verdict and the gate: time or memory",
+        "all": "list function changes for every entry",
+        "lines": "also list the lines that changed",
+        "format": "text, markdown, json or csv",
+        "output": "write the comparison to this file",
+        "fail-on-regression": "exit 1 when an entry is significantly worse by more than PCT",
+    },
+    iterable=["entry", "tag"],
+)
+def compare(
+    c,
+    a,
+    b,
+    entry=None,
+    tag=None,
+    threshold=5.0,
+    alpha=0.05,
+    metric="time",
+    all=False,
+    lines=False,
+    format="text",
+    output=None,
+    fail_on_regression=None,
+):
+    """Compare stored runs: exit 1 on a regression past the gate, 2 when nothing compares."""
+    _run(
+        commands.compare,
+        a,
+        b,
+        _where(c),
+        entries=tuple(entry or ()),
+        tags=tuple(tag or ()),
+        threshold_pct=float(threshold),
+        alpha=float(alpha),
+        metric=metric,
+        show_all=all,
+        lines=lines,
+        fmt=format,
+        output=Path(output) if output else None,
+        fail_on_regression_pct=float(fail_on_regression) if fail_on_regression else None,
+    )
+
+
+@task(
+    help={
+        "name": "the manifest entry",
+        "repeat": "runs to measure (default 10)",
+        "alpha": "significance level (default 0.05)",
+        **PROFILE_HELP,
+    },
+    iterable=["arg", "ignore"],
+)
+def calibrate(
+    c,
+    name,
+    repeat=10,
+    alpha=0.05,
+    memory=False,
+    cpu=False,
+    precision=None,
+    detailed=False,
+    trace=False,
+    no_trace=False,
+    log_level=None,
+    no_plots=False,
+    live=None,
+    timeout=None,
+    arg=None,
+    ignore=None,
+):
+    """Profile an entry several times; report its noise and suggest --threshold and --repeat."""
+    overrides = _overrides(
+        memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+    )
+    _run(
+        commands.calibrate,
+        name,
+        _where(c, ignore),
+        overrides,
+        manifest=_manifest(c),
+        repeat=int(repeat),
+        alpha=float(alpha),
+    )
+
+
 @task
 def store_rebuild(c):
     """Rebuild the store from the run folders (including folders copied from elsewhere)."""
     _run(commands.rebuild_store, _where(c))
 
 
-ns = Collection("fixingahole", profile, profile_all, runs, store_rebuild)
+ns = Collection("fixingahole", profile, profile_all, runs, compare, calibrate, store_rebuild)
 ns.configure({"fixingahole": {"manifest": None, "root": None, "output": None}})
