@@ -50,6 +50,7 @@ import bisect
 import difflib
 import json
 import re
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -258,11 +259,14 @@ def compare(
         side_a, side_b = select(table, a), select(table, b)
         selectors = (a, b)
     header = _header(side_a, side_b, selectors, metric, threshold, alpha, fail_on_regression)
+    by_entry_a, by_entry_b = _runs_by_entry(side_a), _runs_by_entry(side_b)
     compared = [
-        _compare_entry(name, side_a, side_b, header)
-        for name in sorted(set(side_a["entry"]) | set(side_b["entry"]))
+        _compare_entry(name, by_entry_a.get(name, []), by_entry_b.get(name, []), header)
+        for name in sorted(by_entry_a.keys() | by_entry_b.keys())
     ]
-    compared = _with_code_changes(compared, side_a, side_b, functions, lines, metric, show_all)
+    compared = _with_code_changes(
+        compared, by_entry_a, by_entry_b, functions, lines, metric, show_all
+    )
     return Comparison(
         header=header,
         entries=tuple(compared),
@@ -274,7 +278,7 @@ def judge(a: Sequence[float], b: Sequence[float], threshold: float, alpha: float
     """The verdict for one metric's values on each side (the rules are in the module docstring)."""
     if len(a) == 0 or len(b) == 0:
         return Judgement(ratio=None, p_value=None, verdict=None)
-    median_a, median_b = float(np.median(a)), float(np.median(b))
+    median_a, median_b = statistics.median(a), statistics.median(b)
     if median_a <= 0:
         same = median_b == median_a
         note = None if same else "A's median is 0: no ratio"
@@ -399,15 +403,12 @@ def _number_versions(table: pd.DataFrame) -> pd.DataFrame:
 
     A version is a stretch of consecutive runs with the same commit, dirty flag and content hash.
     """
-    key = (
-        table["git_commit"].astype(object).fillna("").astype(str)
-        + "|"
-        + table["git_dirty"].astype(object).fillna("").astype(str)
-        + "|"
-        + table["code_hash"].astype(object).fillna("").astype(str)
-    )
-    starts = (key != key.shift()) | (table["entry"] != table["entry"].shift())
-    version = starts.cumsum()
+    same_as_previous = np.zeros(len(table), dtype=bool)
+    same_as_previous[1:] = True
+    for column in ("entry", "git_commit", "git_dirty", "code_hash"):
+        codes = pd.factorize(table[column])[0]  # missing values share one code
+        same_as_previous[1:] &= codes[1:] == codes[:-1]
+    version = pd.Series(np.cumsum(~same_as_previous), index=table.index)
     newest = version.groupby(table["entry"]).transform("max")
     return table.assign(version=version, back=newest - version)
 
@@ -531,16 +532,45 @@ def _side(frame: pd.DataFrame, selector: str | None) -> Side:
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What comparing an entry needs of one run."""
+
+    run_id: str
+    status: str
+    figures: dict[str, float]  # metric -> value, for the metrics the run has
+    code_hash: str | None
+    version: int
+
+
+def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
+    """The runs of a side as plain records, grouped by entry (fast for many small groups)."""
+    values = frame.loc[:, list(METRICS)].astype(float).to_numpy(na_value=np.nan)
+    hashes = frame["code_hash"].astype(object).where(frame["code_hash"].notna(), None)
+    grouped: dict[str, list[_Run]] = {}
+    for row, entry, run_id, status, code_hash, version in zip(
+        values,
+        frame["entry"],
+        frame["run_id"],
+        frame["status"],
+        hashes,
+        frame["version"],
+        strict=True,
+    ):
+        figures = {m: float(v) for m, v in zip(METRICS, row, strict=True) if not np.isnan(v)}
+        grouped.setdefault(entry, []).append(_Run(run_id, status, figures, code_hash, int(version)))
+    return grouped
+
+
 def _compare_entry(
-    name: str, side_a: pd.DataFrame, side_b: pd.DataFrame, header: Header
+    name: str, runs_a: list[_Run], runs_b: list[_Run], header: Header
 ) -> EntryComparison:
     metric, threshold, alpha = header.metric, header.threshold, header.alpha
-    runs_a = side_a[side_a["entry"] == name]
-    runs_b = side_b[side_b["entry"] == name]
     primary = "wall_s" if metric == "time" else "peak_heap_mb"
-    ids_a, ids_b = tuple(runs_a["run_id"]), tuple(runs_b["run_id"])
-    ok_a = runs_a[runs_a["status"] == "ok"]
-    ok_b = runs_b[runs_b["status"] == "ok"]
+    ids_a = tuple(run.run_id for run in runs_a)
+    ids_b = tuple(run.run_id for run in runs_b)
+    ok_a = [run for run in runs_a if run.status == "ok"]
+    ok_b = [run for run in runs_b if run.status == "ok"]
     values = {column: (_values(ok_a, column), _values(ok_b, column)) for column in METRICS}
     metrics = tuple(
         MetricComparison(
@@ -551,8 +581,8 @@ def _compare_entry(
         )
         for column in METRICS
     )
-    if runs_a.empty or runs_b.empty:
-        verdict = "new" if runs_a.empty else "missing"
+    if not runs_a or not runs_b:
+        verdict = "new" if not runs_a else "missing"
         return EntryComparison(name, verdict, primary, ids_a, ids_b, metrics, False)
     notes = []
     by_name = {m.metric: m for m in metrics}
@@ -563,11 +593,12 @@ def _compare_entry(
         )
     for label, runs, ok in (("A", runs_a, ok_a), ("B", runs_b, ok_b)):
         if len(ok) < len(runs):
-            statuses = ", ".join(sorted(runs.loc[runs["status"] != "ok", "status"].unique()))
+            statuses = ", ".join(sorted({run.status for run in runs if run.status != "ok"}))
             notes.append(f"{label}: {len(runs) - len(ok)} of {len(runs)} runs not ok ({statuses})")
-        if runs["version"].nunique() > 1:
-            notes.append(f"{label} mixes {runs['version'].nunique()} code versions")
-    if ok_a.empty or ok_b.empty:
+        versions = len({run.version for run in runs})
+        if versions > 1:
+            notes.append(f"{label} mixes {versions} code versions")
+    if not ok_a or not ok_b:
         verdict = "failed"
     else:
         judgement = by_name[primary].judgement
@@ -576,8 +607,8 @@ def _compare_entry(
             notes.append(judgement.note)
         if judgement.verdict is None:
             notes.append(f"no {METRIC_LABELS[primary]} figures on a side")
-    hashes_a = set(runs_a["code_hash"].dropna())
-    hashes_b = set(runs_b["code_hash"].dropna())
+    hashes_a = {run.code_hash for run in runs_a} - {None}
+    hashes_b = {run.code_hash for run in runs_b} - {None}
     return EntryComparison(
         entry=name,
         verdict=verdict,
@@ -593,8 +624,8 @@ def _compare_entry(
     )
 
 
-def _values(runs: pd.DataFrame, column: str) -> list[float]:
-    return [float(value) for value in runs[column].dropna()]
+def _values(runs: list[_Run], column: str) -> list[float]:
+    return [run.figures[column] for run in runs if column in run.figures]
 
 
 def _regressed(a: Sequence[float], b: Sequence[float], pct: float, alpha: float) -> bool:
@@ -614,30 +645,28 @@ def _geomean(entries: Iterable[EntryComparison], metric: str) -> GeoMean:
 
 def _with_code_changes(
     entries: list[EntryComparison],
-    side_a: pd.DataFrame,
-    side_b: pd.DataFrame,
+    runs_a: dict[str, list[_Run]],
+    runs_b: dict[str, list[_Run]],
     functions: pd.DataFrame | Callable[[list[str]], pd.DataFrame],
     lines: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None,
     metric: str,
     show_all: bool,
 ) -> list[EntryComparison]:
     """Attach the functions (and lines) that changed most to the entries that changed."""
-    wanted = {
-        entry.entry
-        for entry in entries
-        if entry.verdict in ("faster", "slower") or (show_all and entry.verdict in COMPARED)
-    }
-    if not wanted:
+    sides: dict[str, tuple[str, str]] = {}  # ok run id -> (entry, side)
+    for entry in entries:
+        if entry.verdict in ("faster", "slower") or (show_all and entry.verdict in COMPARED):
+            for side, runs in (("a", runs_a[entry.entry]), ("b", runs_b[entry.entry])):
+                sides.update(
+                    (run.run_id, (entry.entry, side)) for run in runs if run.status == "ok"
+                )
+    if not sides:
         return entries
-    ok = pd.concat([side_a.assign(side="a"), side_b.assign(side="b")])
-    ok = ok.loc[(ok["status"] == "ok") & ok["entry"].isin(wanted), ["run_id", "entry", "side"]]
     rank_by = "seconds" if metric == "time" else "peak_mb"
-    found_functions = _code_changes(_load(functions, ok), ok, ("file", "name"), rank_by)
-    found_lines = (
-        _code_changes(_load(lines, ok), ok, ("file", "lineno"), rank_by)
-        if lines is not None
-        else {}
-    )
+    found_functions = _code_changes(_load(functions, sides), sides, "name", rank_by)
+    found_lines = {}
+    if lines is not None:
+        found_lines = _code_changes(_load(lines, sides), sides, "lineno", rank_by)
     return [
         replace(
             entry,
@@ -649,59 +678,78 @@ def _with_code_changes(
 
 
 def _load(
-    source: pd.DataFrame | Callable[[list[str]], pd.DataFrame], ok: pd.DataFrame
+    source: pd.DataFrame | Callable[[list[str]], pd.DataFrame], sides: dict[str, tuple[str, str]]
 ) -> pd.DataFrame:
-    run_ids = ok["run_id"].tolist()
+    run_ids = list(sides)
     if callable(source):
         return source(run_ids)
     return source[source["run_id"].isin(run_ids)]
 
 
 def _code_changes(
-    table: pd.DataFrame, ok: pd.DataFrame, keys: tuple[str, str], rank_by: str
+    table: pd.DataFrame, sides: dict[str, tuple[str, str]], key: str, rank_by: str
 ) -> dict[str, tuple[CodeChange, ...]]:
-    """Per entry: the functions or lines whose `rank_by` moved most between the sides."""
+    """Per entry: the functions (key "name") or lines ("lineno") whose `rank_by` moved most.
+
+    A function is matched by file and name, a line by file and line number. Each side's figure
+    is the median over its ok runs, a run without the function counting 0; a name twice in one
+    run is one function (seconds summed, the larger peak).
+    """
+    table = table[table["run_id"].isin(list(sides))]
     if table.empty:
         return {}
-    rows = table.merge(ok, on="run_id")
-    group = ["entry", "side", *keys]
-    per_run = rows.groupby([*group, "run_id"], as_index=False, sort=False).agg(
-        seconds=("seconds", "sum"), peak_mb=("peak_mb", "max"), location=("location", "first")
-    )
-    # Every function seen on a side, in every ok run of that side: absent counts as 0.
-    grid = per_run[group].drop_duplicates().merge(ok, on=["entry", "side"])
-    grid = grid.merge(per_run.drop(columns="location"), on=[*group, "run_id"], how="left")
-    medians = (
-        grid.fillna({"seconds": 0.0, "peak_mb": 0.0})
-        .groupby(group, sort=False)[["seconds", "peak_mb"]]
-        .median()
-    )
-    wide = medians.unstack("side")
-    wide.columns = [f"{value}_{side}" for value, side in wide.columns]
-    wide = wide.reindex(columns=["seconds_a", "seconds_b", "peak_mb_a", "peak_mb_b"])
-    present_a = wide["seconds_a"].notna()
-    present_b = wide["seconds_b"].notna()
-    wide = wide.fillna(0.0)
-    wide["status"] = np.where(~present_a, "new", np.where(~present_b, "gone", "changed"))
-    locations = per_run.sort_values("side").groupby(["entry", *keys], sort=False)["location"].last()
-    wide["location"] = locations.reindex(wide.index).to_numpy()
-    wide["moved"] = (wide[f"{rank_by}_b"] - wide[f"{rank_by}_a"]).abs()
-    wide = wide[wide["moved"] > 0].sort_values("moved", ascending=False)
-    top = wide.groupby(level="entry", sort=False).head(TOP_CHANGES).reset_index()
-    result: dict[str, list[CodeChange]] = {}
-    for row in top.itertuples(index=False):
-        result.setdefault(row.entry, []).append(
-            CodeChange(
-                location=str(row.location),
-                name=str(row.name) if "name" in keys else None,
-                status=str(row.status),
-                seconds_a=float(row.seconds_a),
-                seconds_b=float(row.seconds_b),
-                peak_mb_a=float(row.peak_mb_a),
-                peak_mb_b=float(row.peak_mb_b),
+    run_codes, run_ids = pd.factorize(table["run_id"])
+    file_codes = pd.factorize(table["file"])[0].astype(np.int64)
+    key_codes = pd.factorize(table[key])[0]
+    found = file_codes * (key_codes.max() + 2) + key_codes
+    seconds = table["seconds"].astype(float).fillna(0.0).to_numpy()
+    peaks = table["peak_mb"].astype(float).fillna(0.0).to_numpy()
+    locations = table["location"].to_numpy()
+    names = table[key].to_numpy()
+    entry_of_run = np.array([sides[run_id][0] for run_id in run_ids], dtype=object)
+    in_b_run = np.array([sides[run_id][1] == "b" for run_id in run_ids])
+    row_entries = entry_of_run[run_codes]
+    result = {}
+    for entry in pd.unique(row_entries):
+        rows = np.flatnonzero(row_entries == entry)
+        runs_a = np.flatnonzero((entry_of_run == entry) & ~in_b_run)
+        runs_b = np.flatnonzero((entry_of_run == entry) & in_b_run)
+        column = np.empty(len(run_ids), dtype=np.int64)
+        column[runs_a] = np.arange(len(runs_a))
+        column[runs_b] = len(runs_a) + np.arange(len(runs_b))
+        groups, group_of_row = np.unique(found[rows], return_inverse=True)
+        cells = (group_of_row, column[run_codes[rows]])
+        time_grid = np.zeros((len(groups), len(runs_a) + len(runs_b)))
+        peak_grid = np.zeros_like(time_grid)
+        present = np.zeros(time_grid.shape, dtype=bool)
+        np.add.at(time_grid, cells, seconds[rows])
+        np.maximum.at(peak_grid, cells, peaks[rows])
+        present[cells] = True
+        split = len(runs_a)
+        figures = {
+            "seconds_a": np.median(time_grid[:, :split], axis=1),
+            "seconds_b": np.median(time_grid[:, split:], axis=1),
+            "peak_mb_a": np.median(peak_grid[:, :split], axis=1),
+            "peak_mb_b": np.median(peak_grid[:, split:], axis=1),
+        }
+        moved = np.abs(figures[f"{rank_by}_b"] - figures[f"{rank_by}_a"])
+        top = [g for g in np.argsort(-moved, kind="stable")[:TOP_CHANGES] if moved[g] > 0]
+        changes = []
+        for group in top:
+            in_a, in_b = present[group, :split].any(), present[group, split:].any()
+            members = rows[group_of_row == group]
+            newest = members[in_b_run[run_codes[members]]] if in_b else members
+            changes.append(
+                CodeChange(
+                    location=str(locations[newest[0]]),
+                    name=str(names[members[0]]) if key == "name" else None,
+                    status="changed" if in_a and in_b else ("new" if in_b else "gone"),
+                    **{name: float(values[group]) for name, values in figures.items()},
+                )
             )
-        )
-    return {entry: tuple(changes) for entry, changes in result.items()}
+        if changes:
+            result[str(entry)] = tuple(changes)
+    return result
 
 
 def _pct(before: float, after: float) -> float | None:

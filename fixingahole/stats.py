@@ -16,6 +16,7 @@ or two) and are the recommended count.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -57,17 +58,20 @@ class MannWhitney:
 
 def describe(values: Sequence[float]) -> Figures:
     """Median, mean, standard deviation, count, min and max of the values."""
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
+    data = [float(value) for value in values]
+    if not data:
         return Figures(n=0)
-    std = float(np.std(data, ddof=1)) if data.size > 1 else None
+    mean = math.fsum(data) / len(data)
+    std = None
+    if len(data) > 1:
+        std = math.sqrt(math.fsum((x - mean) ** 2 for x in data) / (len(data) - 1))
     return Figures(
-        n=int(data.size),
-        median=float(np.median(data)),
-        mean=float(np.mean(data)),
+        n=len(data),
+        median=statistics.median(data),
+        mean=mean,
         std=std,
-        min=float(np.min(data)),
-        max=float(np.max(data)),
+        min=min(data),
+        max=max(data),
     )
 
 
