@@ -20,6 +20,7 @@ Layout and protocol (see docs/internals.md, "The store"):
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import io
 import json
@@ -568,7 +569,10 @@ def _merge(generation: Path, group: list[_Segment]) -> None:
     live = _live(group)
     tables = {"runs": _concat_tables([s.runs for s in live], _STORED_RUNS)}
     for name in ("functions", "lines"):
-        parts = [_live_rows(s, _read_parquet(s.segment.path / f"{name}.parquet")) for s in live]
+        parts = [
+            _read_parquet(s.segment.path / f"{name}.parquet", None if s.whole else s.runs["run_id"])
+            for s in live
+        ]
         tables[name] = _concat_tables(parts, _SCHEMAS[name])
     merged = _Tables(**{name: table.sort_by("run_id") for name, table in tables.items()})
     _write_segment(generation, merged)
@@ -604,30 +608,48 @@ def _read_parquet(
     run_ids: pa.Array | pa.ChunkedArray | None = None,
     columns: Sequence[str] | None = None,
 ) -> pa.Table:
-    """A segment file, optionally only the rows of `run_ids`; FileNotFoundError passes through."""
+    """A segment file, or only the rows of `run_ids`; FileNotFoundError passes through.
+
+    Strings are read dictionary-encoded and decoded after filtering, which is several times
+    faster than decoding every string of a large segment; row groups whose run id range holds
+    none of `run_ids` are not read at all.
+    """
+    schema = _SCHEMAS[path.stem]
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
+    strings = [field.name for field in schema if field.type == pa.string()]
     try:
-        if run_ids is None:
-            return pq.ParquetFile(path).read(columns=columns)
-        if isinstance(run_ids, pa.ChunkedArray):
-            run_ids = run_ids.combine_chunks()
-        return pq.read_table(path, columns=columns, filters=pc.field("run_id").isin(run_ids))
+        file = pq.ParquetFile(path, read_dictionary=strings)
+        groups = list(range(file.num_row_groups))
+        if run_ids is not None:
+            run_ids = run_ids.combine_chunks() if isinstance(run_ids, pa.ChunkedArray) else run_ids
+            wanted = sorted(run_ids.to_pylist())
+            groups = [g for g in groups if _may_hold(file.metadata.row_group(g), wanted)]
+        if not groups:
+            return pa.Table.from_batches([], schema=schema)
+        table = file.read_row_groups(groups, columns=columns)
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as error:
         raise UserError(
             f"the store file {path} cannot be read ({error}); run `fixingahole store rebuild`"
         ) from None
+    if run_ids is not None:
+        table = table.filter(pc.is_in(table["run_id"], value_set=run_ids))
+    return table.cast(schema)
+
+
+def _may_hold(row_group: pq.RowGroupMetaData, wanted: list[str]) -> bool:
+    """Whether the row group's run id range (column 0) holds any of the sorted `wanted` ids."""
+    statistics = row_group.column(0).statistics
+    if statistics is None or not statistics.has_min_max:
+        return True
+    index = bisect.bisect_left(wanted, statistics.min)
+    return index < len(wanted) and wanted[index] <= statistics.max
 
 
 def _concat_tables(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(tables) if tables else pa.Table.from_batches([], schema=schema)
-
-
-def _live_rows(live: _Live, table: pa.Table) -> pa.Table:
-    """The rows of `table`, read from the segment of `live`, that belong to its live runs."""
-    if live.whole:
-        return table
-    return table.filter(pc.is_in(table["run_id"], value_set=live.runs["run_id"].combine_chunks()))
 
 
 def _mask(flags: list[bool]) -> pa.BooleanArray:
