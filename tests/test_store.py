@@ -367,7 +367,7 @@ def test_leftovers_of_a_killed_writer_are_ignored_then_removed(store: Store) -> 
 
 
 def test_reading_while_another_process_adds_and_compacts(store: Store) -> None:
-    total = 4 * FANOUT * FANOUT
+    total = 2 * FANOUT * FANOUT
     writer = spawn("add", str(store.path), "0", str(total), stdout=subprocess.PIPE)
     assert writer.stdout.readline() == b"ready\n"
     reads, seen = 0, 0
