@@ -252,11 +252,11 @@ def compare(
     _check_settings(threshold, alpha, metric, fail_on_regression)
     table = _prepare(runs, entries, tags)
     if b is None:
-        side_b = select(table, a)
+        side_b = _select(table, a)
         side_a = _before(table, side_b)
         selectors = (None, a)
     else:
-        side_a, side_b = select(table, a), select(table, b)
+        side_a, side_b = _select(table, a), _select(table, b)
         selectors = (a, b)
     header = _header(side_a, side_b, selectors, metric, threshold, alpha, fail_on_regression)
     by_entry_a, by_entry_b = _runs_by_entry(side_a), _runs_by_entry(side_b)
@@ -302,11 +302,8 @@ def judge(a: Sequence[float], b: Sequence[float], threshold: float, alpha: float
     return Judgement(ratio, p_value, "~", note)
 
 
-def select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
-    """The runs a selector picks (rules in the module docstring); UserError when none match.
-
-    `runs` must come from `_prepare` (sorted, with code versions numbered).
-    """
+def _select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
+    """The prepared runs a selector picks (rules in the module docstring); UserError if none."""
     text = selector.strip()
     if not text:
         raise UserError(
@@ -335,18 +332,13 @@ def _check_settings(
     threshold: float, alpha: float, metric: str, fail_on_regression: float | None
 ) -> None:
     if not 0 <= threshold < 1:
-        raise UserError(
-            f"threshold must be a fraction between 0 and 1 (0.05 = 5%), not {threshold}"
-        )
+        raise UserError(f"the threshold must be at least 0% and under 100%, not {threshold:.0%}")
     if not 0 < alpha < 1:
         raise UserError(f"alpha must be between 0 and 1 (e.g. 0.05), not {alpha}")
     if metric not in ("time", "memory"):
         raise UserError(f"metric must be 'time' or 'memory', not {metric!r}")
     if fail_on_regression is not None and fail_on_regression < 0:
-        raise UserError(
-            "fail_on_regression must be a fraction of at least 0 (0.1 = 10%), "
-            f"not {fail_on_regression}"
-        )
+        raise UserError(f"the regression gate must be 0% or more, not {fail_on_regression:.0%}")
 
 
 def _prepare(runs: pd.DataFrame, entries: Sequence[str], tags: Sequence[str]) -> pd.DataFrame:

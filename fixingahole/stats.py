@@ -202,7 +202,7 @@ class NoiseReport:
                 f"coefficient of variation {self.cv:.1%}",
                 caught,
                 f"suggested: --repeat {self.suggested_repeat} "
-                f"--threshold {self.suggested_threshold:.0%}",
+                f"--threshold {self.suggested_threshold * 100:.0f} (percent)",
             ]
         )
 

@@ -315,10 +315,10 @@ def test_entries_and_tags_narrow_the_entries() -> None:
 def test_bad_settings_and_tables_are_user_errors() -> None:
     runs = frame([run("e", "20250101_100000"), run("e", "20250102_100000")])
     for settings, message in (
-        ({"threshold": -0.1}, "threshold must be a fraction"),
+        ({"threshold": -0.1}, "the threshold must be at least 0% and under 100%, not -10%"),
         ({"alpha": 0}, "alpha must be between 0 and 1"),
         ({"metric": "speed"}, "metric must be 'time' or 'memory'"),
-        ({"fail_on_regression": -1}, "fail_on_regression must be a fraction"),
+        ({"fail_on_regression": -1}, "the regression gate must be 0% or more, not -100%"),
     ):
         with pytest.raises(UserError, match=message):
             compare(runs, NO_FUNCTIONS, "20250101", "20250102", **settings)
@@ -691,14 +691,20 @@ def test_markdown_rows_parse_back(mixed: Comparison) -> None:
 
 def test_text_says_what_was_compared(mixed: Comparison) -> None:
     text = render(mixed, "text")
-    assert text.startswith("A: 20250101 - 11 runs; commit a1b2c3d400 on main")
-    assert "B: 20250102 - 11 runs; commit a1b2c3d400, b2c3d4e500 on main" in text
+    assert text.startswith(
+        "A: 20250101 - 11 runs (fast/20250101_100000 ... gone|pipe*/20250101_200000); "
+        "commit a1b2c3d400 on main"
+    )
+    assert "B: 20250102 - 11 runs (" in text
+    assert "; commit a1b2c3d400, b2c3d4e500 on main" in text
     assert "threshold 5%, alpha 0.05, metric time" in text
     assert "fast *" in text and "slower" in text
     assert "fast: the functions that changed most" in text
     assert text.rstrip().endswith("regressed: fast (exit code 1)")
-    one = compare(two_days(), NO_FUNCTIONS, "latest")
-    assert render(one).startswith("A: the runs just before latest")
+    one = compare(two_days(repeats=1), NO_FUNCTIONS, "latest")
+    assert render(one).startswith(
+        "A: the runs just before latest - 2 runs (fast/20250101_100000, steady/20250101_100100)"
+    )
 
 
 def test_unknown_format_is_a_user_error(mixed: Comparison) -> None:

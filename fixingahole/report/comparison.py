@@ -29,6 +29,7 @@ from fixingahole.stats import Figures
 
 FORMATS = ("text", "markdown", "json", "csv")
 UNITS = {"wall_s": "s", "cpu_s": "s", "peak_heap_mb": "MB", "max_rss_mb": "MB"}
+LISTED_RUNS = 6  # the text header names a side's runs when it has at most this many
 FIGURES = ("n", "median", "mean", "std", "min", "max")
 CSV_COLUMNS = (
     "entry",
@@ -237,10 +238,15 @@ def _header_lines(comparison: Comparison, markdown: bool) -> list[str]:
 
 
 def _side_summary(side: Side) -> str:
+    """Its runs (named when few, else the first and last) and their commits and branches."""
     commits = ", ".join(commit[:10] for commit in side.commits) or "no git commit"
     branches = f" on {', '.join(side.branches)}" if side.branches else ""
-    count = len(side.run_ids)
-    return f"{count} run{'s' if count != 1 else ''}; commit {commits}{branches}"
+    ids = side.run_ids
+    if len(ids) <= LISTED_RUNS:
+        runs = f"{len(ids)} run{'s' if len(ids) != 1 else ''} ({', '.join(ids)})"
+    else:
+        runs = f"{len(ids)} runs ({ids[0]} ... {ids[-1]})"
+    return f"{runs}; commit {commits}{branches}"
 
 
 def _geomean_rows(geomean: tuple[GeoMean, ...]) -> list[list[str]]:
