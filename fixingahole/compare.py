@@ -42,6 +42,10 @@ Verdicts per entry and metric, with r = median(B) / median(A) and t = the thresh
 
 For memory metrics `slower` means "uses more". The entry's verdict is that of its primary metric:
 wall time, or with metric="memory" peak heap (max RSS when a side has no peak heap figures).
+
+`Comparison.exit_code`: 1 when `fail_on_regression` is set and an entry's primary metric is
+`slower` by the rules above with the gate's percentage as the threshold (so never with one run
+per side); else 2 when no entry has ok runs on both sides (nothing to compare); else 0.
 """
 
 from __future__ import annotations
@@ -489,12 +493,11 @@ def _header(
 ) -> Header:
     a, b = _side(side_a, selectors[0]), _side(side_b, selectors[1])
     warnings = []
-    for label, field in (
-        ("hosts", "hosts"),
-        ("Python versions", "pythons"),
-        ("Scalene versions", "scalenes"),
+    for label, values_a, values_b in (
+        ("hosts", a.hosts, b.hosts),
+        ("Python versions", a.pythons, b.pythons),
+        ("Scalene versions", a.scalenes, b.scalenes),
     ):
-        values_a, values_b = getattr(a, field), getattr(b, field)
         if values_a and values_b and values_a != values_b:
             warnings.append(
                 f"the sides ran on different {label} (A: {', '.join(values_a)}; "
