@@ -525,6 +525,7 @@ def _start_snapshots(
     threading.Thread(target=run, name="scalene-snapshots", daemon=True).start()
 
 
+_TRACEBACK = "Traceback (most recent call last):"
 _FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+)')
 _SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 _KILLED = re.compile(r"^Scalene error: received signal (SIG[A-Z0-9]+)$")
@@ -538,33 +539,39 @@ def _error_line(request: ScaleneRequest, ending: _Ending) -> str | None:
         return f"timed out after {request.timeout:g} s"
     if ending.stopped_by is not None:
         return f"interrupted ({ending.stopped_by})"
-    return _failure_line(_tail_lines(request.run_dir / "stderr.txt"), ending.exit_code)
+    return _failure_line(
+        _tail_lines(request.run_dir / "stderr.txt"),
+        _tail_lines(request.run_dir / "stdout.txt"),
+        ending.exit_code,
+    )
 
 
 def _tail_lines(path: Path, size: int = 65536) -> list[str]:
+    """The lines of the last `size` bytes of a file."""
     with path.open("rb") as file:
         file.seek(max(0, file.seek(0, os.SEEK_END) - size))
         return file.read().decode("utf-8", "replace").splitlines()
 
 
-def _failure_line(stderr_lines: list[str], exit_code: int | None) -> str:
-    """The exception line of the last traceback on stderr, or how the process ended."""
-    starts = [
-        i for i, line in enumerate(stderr_lines) if line == "Traceback (most recent call last):"
-    ]
-    if starts:
-        block = stderr_lines[starts[-1] + 1 :]
+def _failure_line(stderr_lines: list[str], stdout_lines: list[str], exit_code: int | None) -> str:
+    """The exception line of the script's traceback, or how the process ended.
+
+    An uncaught exception (and a SyntaxError) exits 1; a child killed by a signal makes the
+    launcher print `Scalene error: received signal SIGxxx` on stdout as its last line.
+    """
+    starts = [i for i, line in enumerate(stderr_lines) if line == _TRACEBACK]
+    if exit_code == 1 and starts:
         where = None
-        for line in block:
+        for line in stderr_lines[starts[-1] + 1 :]:
             if line and not line[0].isspace():
                 if line.split(":", 1)[0] in _SYNTAX_ERRORS and where is not None:
                     return f"{line} ({where['file']}, line {where['line']})"
                 return line
             where = _FRAME.match(line) or where
-    for line in reversed(stderr_lines):
-        killed = _KILLED.match(line)
-        if killed:
-            return f"killed by {killed[1]}"
+    last_out = next((line for line in reversed(stdout_lines) if line.strip()), "")
+    killed = _KILLED.match(last_out)
+    if killed:
+        return f"killed by {killed[1]}"
     if exit_code is not None and exit_code < 0:
         return f"killed by signal {-exit_code}"
     return f"exit code {exit_code}"

@@ -300,6 +300,14 @@ def test_sys_exit_3_is_failed_with_its_code_also_from_a_worker_thread(tmp_path):
     assert (tmp_path / "run" / "profile.json").exists()
 
 
+def test_a_script_killed_by_a_signal_says_so(tmp_path):
+    source = BUSY + "\nimport os, signal\nbusy(0.5)\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    script = write_script(tmp_path, "killed.py", source)
+    result = run_scalene(request_for(script, tmp_path / "run"))
+    assert (result.status, result.error) == ("failed", "killed by SIGKILL")
+    assert "received signal" not in (tmp_path / "run" / "stderr.txt").read_text()
+
+
 def test_a_syntax_error_is_one_line_with_file_and_line(tmp_path):
     script = write_script(tmp_path, "broken script.py", "x = 1\ndef f(:\n    pass\n")
     handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
@@ -616,19 +624,25 @@ def test_failure_line_names_the_last_exception_or_how_it_ended():
         "ValueError: bad",
         "value",
     ]
-    assert _failure_line(chained, 1) == "ValueError: bad"
+    assert _failure_line(chained, [], 1) == "ValueError: bad"
+    assert _failure_line(chained, [], 3) == "exit code 3"  # a traceback the script printed
     indented = [
         "Traceback (most recent call last):",
         '  File "/x y/b.py", line 4',
         "    if True:",
         "IndentationError: expected an indented block after 'if' statement on line 4",
     ]
-    assert _failure_line(indented, 1) == (
+    assert _failure_line(indented, [], 1) == (
         "IndentationError: expected an indented block after 'if' statement on line 4"
         " (/x y/b.py, line 4)"
     )
-    assert _failure_line(["Scalene error: received signal SIGKILL"], 247) == "killed by SIGKILL"
-    assert _failure_line(["some output"], 2) == "exit code 2"
+    assert _failure_line([], ["out", "Scalene error: received signal SIGKILL", ""], 247) == (
+        "killed by SIGKILL"
+    )
+    assert _failure_line([], ["Scalene error: received signal SIGKILL", "more"], 247) == (
+        "exit code 247"
+    )
+    assert _failure_line(["some output"], [], 2) == "exit code 2"
 
 
 def test_count_log_levels(tmp_path):
