@@ -432,7 +432,7 @@ class _Tee:
                 self._emit(line + b"\n")
             else:
                 self._add_line(line)
-        may_be_trailer = any(line.startswith(self._partial) for line in self._trailers[1])
+        may_be_trailer = any(line.startswith(self._partial) for line in self._trailers[0])
         if self._partial and (self._mid_line or not (self._held or may_be_trailer)):
             self._emit(self._partial)
             self._partial = b""

@@ -15,10 +15,21 @@ Only small standard modules are imported here; argparse, logging, matplotlib and
 patched right after they are first imported. A sitecustomize further down sys.path runs after.
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 import sys
 import time
+
+TYPE_CHECKING = False  # not from typing, which takes longer to import than all of this file
+if TYPE_CHECKING:
+    import argparse
+    import logging
+    import warnings
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,17 +40,19 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\r": "\\r", "\n": "\\n"})
 class _LogFile:
     """Appends captured records, one line per write call, so that processes can share the file."""
 
-    def __init__(self, path, level, skip_paths):
+    def __init__(self, path: str, level: int, skip_paths: list[str]) -> None:
         self.path = path
         self.level = level
         self.skip_paths = tuple(skip_paths)
-        self._fd = None
+        self._fd: int | None = None
 
-    def wants(self, level, filename):
+    def wants(self, level: int, filename: str) -> bool:
         """Whether a record at this level from this file is one of the script's to keep."""
         return level >= self.level and not str(filename).startswith(self.skip_paths)
 
-    def write(self, created, level_name, source, filename, lineno, message):
+    def write(
+        self, created: float, level_name: str, source: str, filename: str, lineno: int, message: str
+    ) -> None:
         fields = (
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
             level_name,
@@ -53,7 +66,7 @@ class _LogFile:
         os.write(self._fd, line.encode("utf-8", "backslashreplace"))
 
 
-def _capture_warnings(log):
+def _capture_warnings(log: _LogFile) -> None:
     """Copy every warning that is shown to the log; showing it stays the user's business.
 
     Warnings recorded by `catch_warnings(record=True)` are not shown, so not copied either.
@@ -63,7 +76,7 @@ def _capture_warnings(log):
     show = warnings._showwarnmsg
     show_impl = warnings._showwarnmsg_impl
 
-    def _showwarnmsg(msg):
+    def _showwarnmsg(msg: warnings.WarningMessage) -> None:
         try:
             recording = warnings._showwarnmsg_impl is not show_impl
             if not recording and log.wants(LEVELS["WARNING"], msg.filename):
@@ -76,7 +89,7 @@ def _capture_warnings(log):
     warnings._showwarnmsg = _showwarnmsg
 
 
-def _capture_logging(log, logging):
+def _capture_logging(log: _LogFile, logging: ModuleType) -> None:
     """Copy records to the log without touching the user's handlers, levels or line numbers.
 
     `callHandlers` sees each record once, after the logger's filters. When the log wants a
@@ -90,12 +103,12 @@ def _capture_logging(log, logging):
         id(code): code for code in (getattr(logger_class, name).__code__ for name in _LEVEL_METHODS)
     }
 
-    def isEnabledFor(self, level):
+    def isEnabledFor(self: logging.Logger, level: int) -> bool:
         if is_enabled_for(self, level):
             return True
         return level >= log.level and id(sys._getframe(1).f_code) in level_methods
 
-    def callHandlers(self, record):
+    def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
         try:
             if record.name != "py.warnings" and log.wants(record.levelno, record.pathname):
                 message = _record_message(record, logging)
@@ -116,7 +129,7 @@ def _capture_logging(log, logging):
     logger_class.callHandlers = callHandlers
 
 
-def _record_message(record, logging):
+def _record_message(record: logging.LogRecord, logging: ModuleType) -> str:
     try:
         message = record.getMessage()
     except Exception:
@@ -126,11 +139,11 @@ def _record_message(record, logging):
     return message
 
 
-def _scalene_args_verbatim(argparse):
+def _scalene_args_verbatim(argparse: ModuleType) -> None:
     """Turn off option abbreviations in Scalene's `run` parser only, as it parses."""
     parse_known_args = argparse.ArgumentParser.parse_known_args
 
-    def patched(self, *args, **kwargs):
+    def patched(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> object:
         if self.prog == "scalene run":
             self.allow_abbrev = False
         return parse_known_args(self, *args, **kwargs)
@@ -138,15 +151,15 @@ def _scalene_args_verbatim(argparse):
     argparse.ArgumentParser.parse_known_args = patched
 
 
-def _ignore_show(*args, **kwargs):
+def _ignore_show(*args: object, **kwargs: object) -> None:
     """A `show` that shows nothing."""
     return None
 
 
-def _silence_show(owner):
+def _silence_show(owner: str) -> Callable[[ModuleType], None]:
     """A patch that makes `show` of the module (owner "") or of a class in it do nothing."""
 
-    def patch(module):
+    def patch(module: ModuleType) -> None:
         (getattr(module, owner) if owner else module).show = _ignore_show
 
     return patch
@@ -163,10 +176,12 @@ _PLOT_SHOWS = {
 class _AfterImport:
     """A meta path finder that patches a module right after its code has run."""
 
-    def __init__(self, patches):
+    def __init__(self, patches: dict[str, Callable[[ModuleType], None]]) -> None:
         self.patches = patches
 
-    def find_spec(self, name, path=None, target=None):
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if name not in self.patches:
             return None
         spec = None
@@ -179,7 +194,7 @@ class _AfterImport:
         if run is None:
             return spec
 
-        def exec_module(module):
+        def exec_module(module: ModuleType) -> None:
             run(module)
             if module.__name__ == name and name in self.patches:
                 with contextlib.suppress(Exception):
@@ -190,8 +205,8 @@ class _AfterImport:
         return spec
 
 
-def _install():
-    patches = {"argparse": _scalene_args_verbatim}
+def _install() -> None:
+    patches: dict[str, Callable[[ModuleType], None]] = {"argparse": _scalene_args_verbatim}
     log_path = os.environ.get("FIXINGAHOLE_LOG_FILE")
     if log_path:
         level = LEVELS.get(os.environ.get("FIXINGAHOLE_LOG_LEVEL", "WARNING").upper(), 30)
@@ -208,7 +223,7 @@ def _install():
         sys.meta_path.insert(0, _AfterImport(patches))
 
 
-def _run_next_sitecustomize():
+def _run_next_sitecustomize() -> None:
     """Run the sitecustomize this one shadows, if the environment has one."""
     from importlib.machinery import PathFinder
 
