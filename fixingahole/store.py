@@ -132,6 +132,7 @@ ROW_GROUP_ROWS = 1 << 16  # small enough for row-group statistics to skip unwant
 READ_ATTEMPTS = 50
 _DEFAULT_GENERATION = "data"
 _ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _JSON_READ = pj.ReadOptions(use_threads=False)
 _T = TypeVar("_T")
 
@@ -396,10 +397,12 @@ def _tables_from_summary(summary: Any, run_dir: str | None, version: int) -> _Ta
     """The rows of one run; UserError naming the run and field when the summary is invalid."""
     if not isinstance(summary, dict):
         raise UserError("a run summary must be a JSON object; regenerate summary.json")
-    if summary.get("schema") != 1:
+    schema = summary.get("schema")
+    if schema != 1:
+        newer = isinstance(schema, int) and schema > 1
         raise UserError(
-            f"summary schema {summary.get('schema')!r} is not supported (this version reads 1); "
-            "upgrade fixingahole"
+            f"summary schema {schema!r} is not supported (this version reads 1); "
+            + ("upgrade fixingahole" if newer else "regenerate summary.json")
         )
     run_id = summary.get("run_id")
     if not isinstance(run_id, str) or not run_id:
@@ -524,19 +527,31 @@ def _read_summary(path: Path) -> Any:
 
 
 def _write_segment(generation: Path, tables: _Tables) -> None:
-    """Write a segment under a temp name, flush its files to disk, and rename it into place.
+    """Write the rows of some runs as a new segment."""
+    with _new_segment(generation, tables.runs.num_rows) as folder:
+        for name in _SCHEMAS:
+            path = folder / f"{name}.parquet"
+            pq.write_table(getattr(tables, name), path, row_group_size=ROW_GROUP_ROWS)
 
-    The folder is not flushed: after a power cut a new segment is complete or missing (its run
-    folder still has it for a rebuild), never half written.
+
+@contextmanager
+def _new_segment(generation: Path, runs: int) -> Iterator[Path]:
+    """A temp folder for a segment's files, flushed to disk and renamed into place at the end.
+
+    The generation folder is not flushed: after a power cut a new segment is complete or missing
+    (its run folder still has it for a rebuild), never half written.
     """
     token = uuid.uuid4().hex
     temp = generation / f".tmp-{token}"
     temp.mkdir()
-    for name in _SCHEMAS:
-        path = temp / f"{name}.parquet"
-        pq.write_table(getattr(tables, name), path, row_group_size=ROW_GROUP_ROWS)
-        _fsync(path)
-    os.rename(temp, generation / f"{tables.runs.num_rows}-{token}")
+    try:
+        yield temp
+        for name in _SCHEMAS:
+            _fsync(temp / f"{name}.parquet")
+        os.rename(temp, generation / f"{runs}-{token}")
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
 
 def _list_segments(generation: Path) -> list[_Segment]:
@@ -565,20 +580,43 @@ def _merge_group(segments: list[_Segment]) -> list[_Segment]:
 
 
 def _merge(generation: Path, group: list[_Segment]) -> None:
-    """Replace `group` by one segment holding their newest version of each run, by run id."""
+    """Replace `group` by one segment holding their newest version of each run."""
     live = _live(group)
-    tables = {"runs": _concat_tables([s.runs for s in live], _STORED_RUNS)}
-    for name in ("functions", "lines"):
-        parts = [
-            _read_parquet(s.segment.path / f"{name}.parquet", None if s.whole else s.runs["run_id"])
-            for s in live
-        ]
-        tables[name] = _concat_tables(parts, _SCHEMAS[name])
-    merged = _Tables(**{name: table.sort_by("run_id") for name, table in tables.items()})
-    _write_segment(generation, merged)
+    runs = _concat_tables([s.runs for s in live], _STORED_RUNS)
+    with _new_segment(generation, runs.num_rows) as folder:
+        pq.write_table(runs, folder / "runs.parquet")
+        for name in ("functions", "lines"):
+            _copy_rows(live, name, folder / f"{name}.parquet")
     _fsync(generation)  # the merged segment's name is on disk before its inputs go
     for segment in group:
         _discard(segment.path)
+
+
+def _copy_rows(live: list[_Live], table: str, target: Path) -> None:
+    """Stream the live runs' rows of `table` into one file, a row group at a time.
+
+    Strings stay dictionary-encoded and about one row group is held in memory, so a merge of
+    any size needs little memory. Each run's rows stay together and in order.
+    """
+    strings = [f.name for f in _SCHEMAS[table] if f.type == pa.string()]
+    schema = pa.schema(
+        [pa.field(f.name, _DICTIONARY) if f.name in strings else f for f in _SCHEMAS[table]]
+    )
+    pending: list[pa.Table] = []
+    with pq.ParquetWriter(target, schema) as writer:
+        for segment in live:
+            keep = None if segment.whole else segment.runs["run_id"].combine_chunks()
+            file = _open_parquet(segment.segment.path / f"{table}.parquet", strings)
+            for index in range(file.num_row_groups):
+                rows = file.read_row_group(index)
+                if keep is not None:
+                    rows = rows.filter(pc.is_in(rows["run_id"], value_set=keep))
+                pending.append(rows.cast(schema))
+                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                    pending = []
+        if pending:
+            writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
 
 
 def _live(segments: list[_Segment], columns: Sequence[str] | None = None) -> list[_Live]:
@@ -617,26 +655,37 @@ def _read_parquet(
     schema = _SCHEMAS[path.stem]
     if columns is not None:
         schema = pa.schema([schema.field(name) for name in columns])
-    strings = [field.name for field in schema if field.type == pa.string()]
+    file = _open_parquet(path, [f.name for f in schema if f.type == pa.string()])
+    groups = list(range(file.num_row_groups))
+    if run_ids is not None:
+        run_ids = run_ids.combine_chunks() if isinstance(run_ids, pa.ChunkedArray) else run_ids
+        wanted = sorted(run_ids.to_pylist())
+        groups = [g for g in groups if _may_hold(file.metadata.row_group(g), wanted)]
+    if not groups:
+        return pa.Table.from_batches([], schema=schema)
     try:
-        file = pq.ParquetFile(path, read_dictionary=strings)
-        groups = list(range(file.num_row_groups))
-        if run_ids is not None:
-            run_ids = run_ids.combine_chunks() if isinstance(run_ids, pa.ChunkedArray) else run_ids
-            wanted = sorted(run_ids.to_pylist())
-            groups = [g for g in groups if _may_hold(file.metadata.row_group(g), wanted)]
-        if not groups:
-            return pa.Table.from_batches([], schema=schema)
         table = file.read_row_groups(groups, columns=columns)
-    except FileNotFoundError:
-        raise
     except (pa.ArrowException, OSError) as error:
-        raise UserError(
-            f"the store file {path} cannot be read ({error}); run `fixingahole store rebuild`"
-        ) from None
+        raise _damaged(path, error) from None
     if run_ids is not None:
         table = table.filter(pc.is_in(table["run_id"], value_set=run_ids))
     return table.cast(schema)
+
+
+def _open_parquet(path: Path, strings: list[str]) -> pq.ParquetFile:
+    """A segment file that reads these string columns dictionary-encoded."""
+    try:
+        return pq.ParquetFile(path, read_dictionary=strings)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as error:
+        raise _damaged(path, error) from None
+
+
+def _damaged(path: Path, error: Exception) -> UserError:
+    return UserError(
+        f"the store file {path} cannot be read ({error}); run `fixingahole store rebuild`"
+    )
 
 
 def _may_hold(row_group: pq.RowGroupMetaData, wanted: list[str]) -> bool:

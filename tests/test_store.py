@@ -257,6 +257,30 @@ def test_functions_and_lines_of_chosen_runs(store: Store) -> None:
     assert store.lines([]).empty
 
 
+def test_many_row_groups_merge_and_select_exactly(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row groups of 7 rows: merges stream several groups, loads skip groups by run id range."""
+    monkeypatch.setattr("fixingahole.store.ROW_GROUP_ROWS", 7)
+    ids = []
+    for number in range(FANOUT * FANOUT + 3):
+        summary = make_summary(number)
+        store.add(summary)
+        ids.append(summary["run_id"])
+    store.add(make_summary(5, wall_s=-1.0))  # a replaced run inside a merged segment
+    runs = assert_complete(store)
+    assert len(runs) == len(ids)
+    assert runs.set_index("run_id").loc[ids[5], "wall_s"] == -1.0
+    for chosen in (ids[:3], ids[10:40:7], [ids[-1], ids[0]]):
+        functions = store.functions(chosen)
+        assert functions["run_id"].value_counts().to_dict() == {
+            i: expected_rows(i)[0] for i in chosen
+        }
+        first = make_summary(ids.index(chosen[0]))["functions"]
+        rows = functions[functions["run_id"] == chosen[0]].drop(columns="run_id")
+        assert rows.to_dict("records") == first, "a run's rows stay in summary order"
+
+
 # -- bad input -----------------------------------------------------------------------------------
 
 
