@@ -1,0 +1,132 @@
+"""Helpers shared by the benchmarks: a CPU-bound workload, timed child processes, statistics.
+
+Not a benchmark itself (run_all.py runs `bench_*.py` only). Every command is run with the
+interpreter running the benchmark (`sys.executable`), never through a pyenv shim, with stdin
+closed and output discarded, so the timings hold the program and nothing of the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+FIXINGAHOLE = (sys.executable, "-m", "fixingahole")
+
+# Pure-Python, CPU-bound, no allocation to speak of: the work is a fixed number of steps, so
+# the time a profiler adds to the script shows up in the script's own run time.
+WORKLOAD = '''\
+"""A CPU-bound pure-Python workload: `python {name} N` runs N steps of a small generator.
+
+It prints the result and the seconds the steps took.
+"""
+
+import sys
+import time
+
+
+def step(x):
+    return (x * 1103515245 + 12345) & 0x7FFFFFFF
+
+
+def work(n):
+    x, total = 1, 0
+    for _ in range(n):
+        x = step(x)
+        total += x % 7
+    return total
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    result = work(int(sys.argv[1]))
+    print(result, time.perf_counter() - start)
+'''
+
+
+def write_workload(folder: Path, name: str = "workload.py") -> Path:
+    """Write the workload script into `folder` and return its path."""
+    path = folder / name
+    path.write_text(WORKLOAD.format(name=name), encoding="utf-8")
+    return path
+
+
+def steps_for(seconds: float) -> int:
+    """How many workload steps take about `seconds` under plain Python on this machine."""
+    namespace: dict = {}
+    exec(WORKLOAD.format(name="workload.py"), namespace)
+    steps = 200_000
+    while True:
+        start = time.perf_counter()
+        namespace["work"](steps)
+        took = time.perf_counter() - start
+        if took > 0.2:
+            return max(1, int(steps * seconds / took))
+        steps *= 2
+
+
+def run_timed(
+    argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None, tmp: bool = True
+) -> float:
+    """Run argv to the end (stdin closed, output discarded); its wall time in seconds.
+
+    With `tmp`, the child gets its own TMPDIR, removed afterwards (Scalene leaves folders there).
+    """
+    return run_captured(argv, cwd, env, tmp, capture=False)[0]
+
+
+def run_captured(
+    argv: Sequence[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    tmp: bool = True,
+    capture: bool = True,
+) -> tuple[float, str]:
+    """`run_timed`, also returning the child's stdout (empty unless `capture`)."""
+    env = dict(os.environ if env is None else env)
+    folder = tempfile.mkdtemp(prefix="fixingahole-bench-") if tmp else None
+    if folder:
+        env["TMPDIR"] = folder
+    try:
+        start = time.perf_counter()
+        done = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        took = time.perf_counter() - start
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    if done.returncode != 0:
+        tail = done.stderr.decode("utf-8", "replace")[-2000:]
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{tail}")
+    return took, (done.stdout or b"").decode("utf-8", "replace")
+
+
+def spread(values: Sequence[float]) -> str:
+    """`median (min-max, n=k)` of seconds."""
+    return (
+        f"{statistics.median(values):.3f} s ({min(values):.3f}-{max(values):.3f}, n={len(values)})"
+    )
+
+
+def paired(a_times: Sequence[float], b_times: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Per-pair differences A - B and ratios A / B of alternating runs."""
+    pairs = list(zip(a_times, b_times, strict=True))
+    return [a - b for a, b in pairs], [a / b for a, b in pairs]
+
+
+def figure_line(figures: dict[str, float], digits: int = 3) -> str:
+    """The last line every benchmark prints: `name=value name=value`, rounded to `digits`."""
+    return " ".join(f"{name}={round(value, digits):g}" for name, value in figures.items())
