@@ -6,7 +6,8 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
 - FIXINGAHOLE_SKIP_PATHS: folders (os.pathsep-separated) whose records are not the script's.
 - FIXINGAHOLE_NO_PLOTS: "1" makes matplotlib's and plotly's `show` return at once.
 
-It also keeps Scalene's `run` parser from reading a program argument after `---` as an
+It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), and keeps
+Scalene's `run` parser from reading a program argument after `---` as an
 abbreviation of its own options (`--n` would otherwise stop it: "ambiguous option").
 
 One captured record per line, tab-separated: UTC time, level, source (the logger's name, or
@@ -205,6 +206,31 @@ class _AfterImport:
         return spec
 
 
+class _NoIPythonForScalene:
+    """A meta path finder that refuses IPython to Scalene's own modules.
+
+    Scalene imports IPython at start-up, in both of its processes, for Jupyter magics and to ask
+    whether it runs in a notebook; that costs 0.5-1 s per process and is never needed here. Each
+    of those imports is guarded, so Scalene carries on as outside Jupyter. The script's own
+    `import IPython` (a notebook's shell) is untouched.
+    """
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name == "IPython" and _importer().startswith("scalene"):
+            raise ImportError("fixing-a-hole runs Scalene outside Jupyter")
+        return None
+
+
+def _importer() -> str:
+    """The module whose import statement is running (importlib's own frames skipped)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame is not None else ""
+
+
 def _install() -> None:
     patches: dict[str, Callable[[ModuleType], None]] = {"argparse": _scalene_args_verbatim}
     log_path = os.environ.get("FIXINGAHOLE_LOG_FILE")
@@ -221,6 +247,7 @@ def _install() -> None:
         patches.pop(name)(sys.modules[name])
     if patches:
         sys.meta_path.insert(0, _AfterImport(patches))
+    sys.meta_path.insert(0, _NoIPythonForScalene())
 
 
 def _run_next_sitecustomize() -> None:
