@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from invoke import Program
 
+import fixingahole
 from fixingahole.store import Store
 from fixingahole.tasks import ns
 from tests.conftest import write
@@ -108,6 +109,15 @@ def test_runs_task_lists_the_store(batch_project: Path, batch_run, monkeypatch, 
     assert invoke("runs", "--entry", "fails") == 0
     out = capsys.readouterr().out
     assert "fails/" in out and "failed" in out and "first/" not in out
+
+
+def test_python_api_returns_the_tables(batch_project: Path, batch_run):
+    store = fixingahole.open_store(root=batch_project)
+    runs = store.runs()
+    assert len(runs) == 4
+    functions = store.functions(runs["run_id"])
+    assert set(functions["run_id"]) == set(runs["run_id"])
+    assert "spin" in set(functions["name"])
 
 
 def test_repeats_are_interleaved(project: Path, capsys):
