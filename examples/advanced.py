@@ -66,7 +66,7 @@ def main() -> None:
 
     rng = np.random.default_rng(42)
     matrix = make_matrix(rng, args.size)
-    solved = solve_systems(matrix, rng, int(400 * args.scale))
+    solved = solve_systems(matrix, rng, int(40 * args.scale))
     peak = spectra(rng, 2**20, int(12 * args.scale))
     loop = python_loop(int(3_000_000 * args.scale))
     cached = remember(rng, int(20 * args.scale), 8.0)
