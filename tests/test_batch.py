@@ -209,3 +209,13 @@ def test_nox_profile_session_runs_the_batch(project: Path):
     )
     assert done.returncode == 0, done.stderr
     assert list(stored_runs(project)["entry"]) == ["t"]
+
+
+def test_calibrate_measures_noise_and_suggests_settings(project: Path, capsys):
+    write(project / "steady.py", SPIN.format(rounds=8, tail=""))
+    write(project / "profiles.toml", '[profiles.steady]\npath = "steady.py"\n')
+    assert invoke("calibrate", "steady", "--repeat", "3") == 0
+    out = capsys.readouterr().out
+    assert "steady: wall time over 3 runs" in out
+    assert "suggested: --repeat" in out
+    assert len(stored_runs(project)) == 3
