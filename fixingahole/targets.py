@@ -94,7 +94,11 @@ def _only_one(scripts: list[Path], name: str, settings: Settings) -> Path | None
 
 
 def _search(settings: Settings, names: set[str]) -> list[Path]:
-    """Files under the root named one of `names`, pruning skipped, hidden and ignored folders."""
+    """Files under the root named one of `names`, pruning skipped, hidden and ignored folders.
+
+    Any folder holding a `.store` is an output folder (perhaps of another --output): its run
+    folders hold copies of the profiled code, never the code to profile.
+    """
     pruned = {os.path.normpath(folder) for folder in (settings.output, *settings.ignore)}
     found: list[Path] = []
     pending = [os.fspath(settings.root)]
@@ -110,6 +114,7 @@ def _search(settings: Settings, names: set[str]) -> list[Path]:
                         entry.name.startswith(".")
                         or entry.name in SKIPPED_FOLDERS
                         or entry.path in pruned
+                        or os.path.isdir(os.path.join(entry.path, ".store"))
                     ):
                         pending.append(entry.path)
                 elif entry.name in names and entry.is_file():

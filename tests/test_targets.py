@@ -123,6 +123,14 @@ def test_search_skips_the_output_and_ignored_folders(root: Path) -> None:
     assert find_target("tests/job.py", settings) == root / "tests" / "job.py"
 
 
+def test_search_skips_other_output_folders(root: Path) -> None:
+    """A run folder made with another --output still holds a copy of the code: never a match."""
+    touch(root / "job.py")
+    touch(root / "old-runs" / "job" / "20250101_000000" / "job.py")
+    (root / "old-runs" / ".store").mkdir()
+    assert find_target("job.py", settings_for(root)) == root / "job.py"
+
+
 def test_missing_path_says_where_it_looked(root: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
