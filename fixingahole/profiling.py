@@ -227,7 +227,7 @@ def _live_printer(locator, top: int = 5):
             return
         lines = [f"-- live: top functions after {profile.elapsed_s:.1f} s --"]
         for f in functions:
-            where = locator.line(f.file, f.lineno)
+            where = locator.location(f.file, f.lineno)
             lines.append(
                 f"  {f.percent:5.1f}%  {profile.seconds(f.percent):7.2f} s  {f.name}  {where}"
             )
