@@ -299,3 +299,20 @@ def test_help_lists_every_profile_option(project: Path):
         "--output",
     ):
         assert flag in done.stdout
+
+
+def test_live_readout_shows_top_functions_while_running(project: Path):
+    write(
+        project / "steady.py",
+        """
+        def crunch():
+            return sum(i * i for i in range(300_000))
+
+        for _ in range(60):
+            crunch()
+    """,
+    )
+    done = fixingahole("profile", "steady.py", "--live", "0.5", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "-- live: top functions after" in done.stderr
+    assert "crunch  steady.py:1" in done.stderr
