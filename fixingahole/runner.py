@@ -22,7 +22,8 @@ from typing import BinaryIO, TextIO
 
 from fixingahole.errors import UserError
 
-BOOTSTRAP_DIR = Path(__file__).resolve().parent / "_bootstrap"
+PACKAGE_DIR = Path(__file__).resolve().parent
+BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GRACE_S = 5.0  # how long a stopped child gets to write its partial profile before harsher signals
 LEFTOVER_GRACE_S = 1.0  # how long processes the script left behind get to end on their own
@@ -107,8 +108,10 @@ def scalene_command(request: ScaleneRequest) -> tuple[str, ...]:
     if request.program_path is not None:
         argv += ["--program-path", str(request.program_path)]
     exclude = list(request.exclude)
-    if "," not in str(BOOTSTRAP_DIR):  # the bootstrap's frames (log capture) are not the user's
-        exclude.append(str(BOOTSTRAP_DIR))
+    # fixing-a-hole's own frames (the bootstrap's log capture, a notebook's shell) are not the
+    # user's, even when the package lives under the profiled root (an editable install).
+    if "," not in str(PACKAGE_DIR):
+        exclude.append(os.path.join(str(PACKAGE_DIR), ""))
     argv += ["--profile-exclude", ",".join(exclude)]
     if request.live is not None:
         argv += ["--profile-interval", f"{request.live:g}"]

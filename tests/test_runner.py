@@ -19,6 +19,7 @@ import pytest
 from fixingahole.errors import UserError
 from fixingahole.runner import (
     BOOTSTRAP_DIR,
+    PACKAGE_DIR,
     ScaleneRequest,
     ScaleneResult,
     _failure_line,
@@ -548,7 +549,8 @@ def test_every_flag_of_the_command_is_one_scalene_knows(tmp_path):
         str(tmp_path / "p.json"),
         str(tmp_path / "s.py"),
     )
-    assert command[command.index("--profile-exclude") + 1] == f"numpy,pandas,{BOOTSTRAP_DIR}"
+    excluded = command[command.index("--profile-exclude") + 1]
+    assert excluded == f"numpy,pandas,{PACKAGE_DIR}{os.sep}"
     assert command[command.index("--profile-interval") + 1] == "2.5"
     help_text = subprocess.run(
         [sys.executable, "-m", "scalene", "run", "--help-advanced"],
