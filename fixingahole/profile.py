@@ -272,46 +272,39 @@ def _file(name: str, raw: dict) -> FileStat:
 
 
 def _line(path: str, raw: dict) -> LineStat | None:
-    get = raw.get
-    lineno = _lineno(get("lineno"))
+    lineno = _lineno(raw.get("lineno"))
     if not lineno:
         return None
     return LineStat(
         file=path,
         lineno=lineno,
-        source=_text(get("line")),
-        python_percent=_number(get("n_cpu_percent_python")),
-        native_percent=_number(get("n_cpu_percent_c")),
-        system_percent=_number(get("n_sys_percent")),
-        peak_mb=_number(get("n_peak_mb")),
-        malloc_mb=_number(get("n_malloc_mb")),
-        avg_mb=_number(get("n_avg_mb")),
-        python_fraction=_number(get("n_python_fraction")),
-        usage_fraction=_number(get("n_usage_fraction")),
-        copy_mb_s=_number(get("n_copy_mb_s")),
-        timeline=_line_timeline(get("memory_samples")),
+        source=_text(raw.get("line")),
+        timeline=_line_timeline(raw.get("memory_samples")),
+        **_figures(raw),
     )
 
 
 def _function(path: str, raw: dict) -> FunctionStat | None:
-    get = raw.get
-    name = _text(get("line"))
+    name = _text(raw.get("line"))
     if not name:
         return None
-    return FunctionStat(
-        file=path,
-        name=name,
-        lineno=_lineno(get("lineno")),
-        python_percent=_number(get("n_cpu_percent_python")),
-        native_percent=_number(get("n_cpu_percent_c")),
-        system_percent=_number(get("n_sys_percent")),
-        peak_mb=_number(get("n_peak_mb")),
-        malloc_mb=_number(get("n_malloc_mb")),
-        avg_mb=_number(get("n_avg_mb")),
-        python_fraction=_number(get("n_python_fraction")),
-        usage_fraction=_number(get("n_usage_fraction")),
-        copy_mb_s=_number(get("n_copy_mb_s")),
-    )
+    return FunctionStat(file=path, name=name, lineno=_lineno(raw.get("lineno")), **_figures(raw))
+
+
+def _figures(raw: dict) -> dict[str, float]:
+    """The CPU and memory figures that lines and functions share."""
+    get = raw.get
+    return {
+        "python_percent": _number(get("n_cpu_percent_python")),
+        "native_percent": _number(get("n_cpu_percent_c")),
+        "system_percent": _number(get("n_sys_percent")),
+        "peak_mb": _number(get("n_peak_mb")),
+        "malloc_mb": _number(get("n_malloc_mb")),
+        "avg_mb": _number(get("n_avg_mb")),
+        "python_fraction": _number(get("n_python_fraction")),
+        "usage_fraction": _number(get("n_usage_fraction")),
+        "copy_mb_s": _number(get("n_copy_mb_s")),
+    }
 
 
 def _has_memory(file: FileStat) -> bool:
