@@ -219,3 +219,28 @@ def test_calibrate_measures_noise_and_suggests_settings(project: Path, capsys):
     assert "steady: wall time over 3 runs" in out
     assert "suggested: --repeat" in out
     assert len(stored_runs(project)) == 3
+
+
+def test_store_rebuild_recovers_real_runs_and_copied_folders(
+    batch_project: Path, batch_run, tmp_path: Path, monkeypatch
+):
+    """The run folders are the record: a lost store comes back, with a CI artifact folded in."""
+    import shutil
+
+    output = batch_project / "performance"
+    before = stored_runs(batch_project)
+    artifact = tmp_path / "artifact"
+    shutil.copytree(output / before["run_id"].iloc[0], artifact)
+    summary = json.loads((artifact / "summary.json").read_text())
+    summary["run_id"] = "first/20200101_000000"
+    (artifact / "summary.json").write_text(json.dumps(summary))
+    shutil.copytree(artifact, output / "first" / "20200101_000000")
+    shutil.rmtree(output / ".store")
+    monkeypatch.chdir(batch_project)
+    assert invoke("store-rebuild") == 0
+    after = stored_runs(batch_project)
+    assert set(after["run_id"]) == {*before["run_id"], "first/20200101_000000"}
+    rebuilt = after.set_index("run_id").loc[list(before["run_id"]), ["status", "wall_s"]]
+    assert rebuilt.reset_index(drop=True).equals(
+        before[["status", "wall_s"]].reset_index(drop=True)
+    )
