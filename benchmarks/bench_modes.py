@@ -33,12 +33,12 @@ MODES = ("plain", "cpu", "memory")
 def run(mode: str, script: Path, steps: str, output: Path) -> tuple[float, float]:
     """(wall seconds of the command, seconds of the script's work) for one run in `mode`."""
     if mode == "plain":
-        wall, stdout = run_captured([sys.executable, str(script), steps], cwd=script.parent)
-        return wall, float(stdout.split()[-1])
+        done = run_captured([sys.executable, str(script), steps], cwd=script.parent)
+        return done.wall, float(done.stdout.split()[-1])
     argv = [*FIXINGAHOLE, "profile", str(script), "--root", str(script.parent)]
     argv += ["--output", str(output)]
     argv += ["--memory"] if mode == "memory" else []
-    wall, _ = run_captured([*argv, "--", steps], cwd=script.parent, capture=False)
+    wall = run_captured([*argv, "--", steps], cwd=script.parent, capture=False).wall
     (summary_path,) = output.glob("*/*/summary.json")
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     if summary["status"] != "ok" or summary["mode"] != mode:

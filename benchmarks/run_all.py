@@ -135,8 +135,8 @@ def verdicts(figures: dict[str, float]) -> list[str]:
     return results
 
 
-def machine() -> dict[str, str]:
-    """CPU model, cores, OS, Python and Scalene versions, and the repository's commit."""
+def machine(load_before: str) -> dict[str, str]:
+    """CPU model, cores, load, OS, Python and Scalene versions, and the repository's commit."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
@@ -156,11 +156,19 @@ def machine() -> dict[str, str]:
     return {
         "CPU": cpu,
         "cores": str(os.cpu_count()),
+        "load average (1, 5, 15 min) before and after": f"{load_before}; {_load()}",
         "OS": platform.platform(),
         "Python": f"{platform.python_version()} ({sys.executable})",
         "Scalene": scalene,
         "commit": commit or "unknown",
     }
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _git(*args: str) -> str:
@@ -173,7 +181,9 @@ def _git(*args: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def markdown(results: dict[str, dict], quick: bool, command: str, total_s: float) -> str:
+def markdown(
+    results: dict[str, dict], quick: bool, command: str, total_s: float, load_before: str
+) -> str:
     """RESULTS.md: the figures table, the machine, and every benchmark's output."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -196,7 +206,7 @@ def markdown(results: dict[str, dict], quick: bool, command: str, total_s: float
             budgets = "n/a (quick)" if quick else "<br>".join(verdicts(result["figures"]))
         lines.append(f"| {name} | {figures} | {budgets} | {result['seconds']:.0f} |")
     lines += ["", "Machine:", ""]
-    lines += [f"- {key}: {value}" for key, value in machine().items()]
+    lines += [f"- {key}: {value}" for key, value in machine(load_before).items()]
     lines += ["", "## Output of each benchmark", ""]
     for name, result in results.items():
         lines += [f"### {name}", "", "```text", *result["output"], "```", ""]
@@ -215,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     timeout = args.timeout or (300.0 if args.quick else 1800.0)
     command = shlex.join(["python", "benchmarks/run_all.py", *(argv or sys.argv[1:])])
+    load_before = _load()
     start = time.perf_counter()
     results = {path.stem: run_one(path, args.quick, timeout) for path in benchmarks()}
-    text = markdown(results, args.quick, command, time.perf_counter() - start)
+    text = markdown(results, args.quick, command, time.perf_counter() - start, load_before)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n", encoding="utf-8")
     table_end = text.index("\n## Output of each benchmark")
