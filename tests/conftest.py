@@ -1,4 +1,4 @@
-"""Shared fixtures: a throwaway code base with its own pyproject.toml, and real scripts to profile."""
+"""Shared fixtures: a throwaway code base with its own pyproject.toml."""
 
 from __future__ import annotations
 
