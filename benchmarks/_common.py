@@ -3,6 +3,17 @@
 Not a benchmark itself (run_all.py runs `bench_*.py` only). Every command is run with the
 interpreter running the benchmark (`sys.executable`), never through a pyenv shim, with stdin
 closed and output discarded, so the timings hold the program and nothing of the terminal.
+
+Two ways to compare commands A and B:
+- alternating (`run_timed`, `run_captured`): A B, B A, ... one after the other; wall time is
+  what a user sees, but on a shared virtual machine the speed of a core drifts by 10-30% from
+  one run to the next, so a few runs cannot resolve a difference of a few percent;
+- on one shared core (`run_pinned`): A and B started together, both pinned to the same CPU, so
+  they take turns on it every few milliseconds and meet the same drift; the CPU time of each
+  process tree is compared. Two identical commands come out within about 1.5% of each other.
+  Under Scalene's default real-time CPU timer a program that gets half a core is sampled twice
+  as often per CPU second, so this overstates Scalene's own sampling cost against plain Python
+  (never understates it); between two Scalene runs it cancels out.
 """
 
 from __future__ import annotations
@@ -26,7 +37,8 @@ FIXINGAHOLE = (sys.executable, "-m", "fixingahole")
 WORKLOAD = '''\
 """A CPU-bound pure-Python workload: `python {name} N` runs N steps of a small generator.
 
-It prints the result and the seconds the steps took.
+It prints the result, the wall seconds and the CPU seconds of this process that the steps took
+(signal handlers a profiler runs inside the process count in both).
 """
 
 import sys
@@ -46,9 +58,9 @@ def work(n):
 
 
 if __name__ == "__main__":
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     result = work(int(sys.argv[1]))
-    print(result, time.perf_counter() - start)
+    print(result, time.perf_counter() - start, time.process_time() - start_cpu)
 '''
 
 
@@ -133,6 +145,55 @@ def run_captured(
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{tail}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Run(took, cpu, (done.stdout or b"").decode("utf-8", "replace"))
+
+
+def workload_times(stdout: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of the steps, from the workload's output."""
+    _, wall, cpu = stdout.split()[-3:]
+    return float(wall), float(cpu)
+
+
+def can_pin() -> bool:
+    """Whether processes can be pinned to a CPU here (Linux)."""
+    return hasattr(os, "sched_setaffinity")
+
+
+def run_pinned(commands: Sequence[Sequence[str]], cwd: Path) -> list[Run]:
+    """Start the commands together on one CPU; each one's tree CPU time and stdout.
+
+    Each gets its own TMPDIR; stdout goes to a file (read afterwards), stdin is closed. The
+    `wall` of each is until it was reaped (in order), so only the first one's is exact.
+    """
+    cpu_id = max(os.sched_getaffinity(0))
+    folder = Path(tempfile.mkdtemp(prefix="fixingahole-bench-"))
+    try:
+        children = []
+        for number, argv in enumerate(commands):
+            tmp = folder / f"tmp{number}"
+            tmp.mkdir()
+            with (folder / f"out{number}").open("wb") as stdout:
+                child = subprocess.Popen(
+                    list(argv),
+                    cwd=cwd,
+                    env={**os.environ, "TMPDIR": str(tmp)},
+                    stdin=subprocess.DEVNULL,
+                    stdout=stdout,
+                    stderr=subprocess.DEVNULL,
+                    preexec_fn=lambda: os.sched_setaffinity(0, {cpu_id}),
+                )
+            children.append((child, time.perf_counter()))
+        runs = []
+        for number, (child, started) in enumerate(children):
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)  # reaped here
+            if child.returncode != 0:
+                raise SystemExit(f"{' '.join(commands[number])} exited {child.returncode}")
+            stdout = (folder / f"out{number}").read_text(encoding="utf-8", errors="replace")
+            cpu = usage.ru_utime + usage.ru_stime
+            runs.append(Run(time.perf_counter() - started, cpu, stdout))
+        return runs
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def spread(values: Sequence[float]) -> str:

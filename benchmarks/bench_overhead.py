@@ -7,7 +7,9 @@ the argv `fixingahole.runner.scalene_command` builds for that same profile (the 
 closed and output discarded. A and B alternate (A B, B A, ...) in one session; each child has
 its own TMPDIR.
 Besides wall time, each run's CPU time (its whole process tree) and Scalene's `elapsed_time_sec`
-are recorded, to tell time added inside the profiled run from time added around it.
+are recorded, to tell time added inside the profiled run from time added around it. Then, as a
+check that the machine's drift cannot blur, pairs of A and B started together on one shared core
+(see _common.py): the CPU time A's process tree takes against B's.
 
 Two scripts, the same CPU-bound pure-Python workload sized for this machine: about 1 s
 (figure: the median of the paired differences A - B, budget <= 0.3 s) and 13 s of plain-Python
@@ -16,10 +18,11 @@ Bare Scalene imports IPython in its launcher and in its child (about 0.5-1 s in 
 bootstrap fixing-a-hole puts on the child's PYTHONPATH keeps Scalene from doing so, so A can be
 faster than B: the figures are what a user sees, and the breakdown says where the time went.
 
-    python benchmarks/bench_overhead.py            # 11 pairs at 1 s, 7 at 15 s: ~5 minutes
-    python benchmarks/bench_overhead.py --quick    # 2 pairs at 0.3 s, 1 pair at 1 s
+    python benchmarks/bench_overhead.py          # 11 + 7 pairs at 1 s, 7 + 5 at 15 s: ~9 minutes
+    python benchmarks/bench_overhead.py --quick  # 1 + 1 pairs at 0.3 s, 1 + 1 at 0.6 s
 
-Last line: `added_s_1s=0.21 ratio_15s=1.008`.
+Last line: `added_s_1s=0.21 ratio_15s=1.008 cpu_added_s_1s_pinned=0.1 cpu_ratio_15s_pinned=1.005`
+(the pinned figures only where processes can be pinned to a CPU, i.e. on Linux).
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from pathlib import Path
 
 from _common import (
     FIXINGAHOLE,
+    can_pin,
     figure_line,
     paired,
     run_captured,
+    run_pinned,
     spread,
     steps_for,
     write_workload,
@@ -69,20 +74,25 @@ class Side:
     elapsed: list[float] = field(default_factory=list)
 
 
-def pairs(root: Path, seconds: float, count: int) -> tuple[Side, Side]:
-    """`count` alternating runs of A (fixingahole) and B (bare Scalene) on a `seconds` script."""
+def commands(root: Path, seconds: float) -> tuple[list[str], list[str], Path]:
+    """A's and B's argv for a workload of `seconds`, and the JSON B writes."""
     script = write_workload(root, f"work_{seconds:g}s.py")
     args = [str(steps_for(seconds))]
     a_argv = [*FIXINGAHOLE, "profile", str(script), "--root", str(root)]
     a_argv += ["--output", str(root / "out"), "--", *args]
-    b_json = root / "bare" / "profile.json"
-    b_json.parent.mkdir(exist_ok=True)
+    b_json = root / "bare" / script.stem / "profile.json"
+    b_json.parent.mkdir(parents=True, exist_ok=True)
     b_argv = bare_scalene_argv(script, root, b_json, args)
     print(f"{seconds:g} s script, {args[0]} steps")
     print(f"  A: {' '.join(a_argv)}")
     print(f"  B: {' '.join(b_argv)}")
+    return a_argv, b_argv, b_json
+
+
+def alternate(root: Path, a_argv: list[str], b_argv: list[str], b_json: Path, count: int):
+    """`count` alternating runs of A (fixingahole) and B (bare Scalene): (A side, B side)."""
     a, b = Side(), Side()
-    a_runs = root / "out" / script.stem
+    a_runs = root / "out" / Path(b_json.parent.name)
     for index in range(count):
         order = [("A", a_argv, a), ("B", b_argv, b)]
         for name, argv, side in order if index % 2 == 0 else order[::-1]:
@@ -102,6 +112,22 @@ def pairs(root: Path, seconds: float, count: int) -> tuple[Side, Side]:
                 flush=True,
             )
     return a, b
+
+
+def pinned(root: Path, a_argv: list[str], b_argv: list[str], count: int):
+    """`count` pairs of A and B sharing one core: (A's CPU seconds, B's CPU seconds)."""
+    a_cpu, b_cpu = [], []
+    for index in range(count):
+        first_a = index % 2 == 0
+        runs = run_pinned([a_argv, b_argv] if first_a else [b_argv, a_argv], cwd=root)
+        a_run, b_run = runs if first_a else runs[::-1]
+        a_cpu.append(a_run.cpu)
+        b_cpu.append(b_run.cpu)
+        print(
+            f"  {index + 1}/{count} on one core: CPU A {a_run.cpu:.3f} s, B {b_run.cpu:.3f} s",
+            flush=True,
+        )
+    return a_cpu, b_cpu
 
 
 def report(label: str, a: Side, b: Side) -> tuple[float, float]:
@@ -128,23 +154,46 @@ def report(label: str, a: Side, b: Side) -> tuple[float, float]:
     return added, ratio
 
 
+def report_pinned(label: str, a_cpu: list[float], b_cpu: list[float]) -> tuple[float, float]:
+    """Print the one-core pairs; return (median A - B, median A / B) of CPU seconds."""
+    differences, ratios = paired(a_cpu, b_cpu)
+    added, ratio = statistics.median(differences), statistics.median(ratios)
+    print(
+        f"{label} on one core: CPU added per pair {added:+.3f} s median "
+        f"({min(differences):+.3f} to {max(differences):+.3f}); "
+        f"ratio {ratio:.4f} median ({min(ratios):.4f}-{max(ratios):.4f})"
+    )
+    return added, ratio
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short scripts, few pairs")
     args = parser.parse_args(argv)
-    short_s, short_n = (0.3, 2) if args.quick else (1.0, 11)
-    long_s, long_n = (1.0, 1) if args.quick else (13.0, 7)
+    short_s, short_n, short_pinned = (0.3, 1, 1) if args.quick else (1.0, 11, 7)
+    long_s, long_n, long_pinned = (0.6, 1, 1) if args.quick else (13.0, 7, 5)
+    figures = {}
     with tempfile.TemporaryDirectory(prefix="fixingahole-overhead-") as folder:
         root = Path(folder).resolve()
-        short = pairs(root, short_s, short_n)
-        long = pairs(root, long_s, long_n)
-    added, _ = report(f"{short_s:g} s script", *short)
-    _, ratio = report(f"{long_s:g} s script", *long)
+        short = commands(root, short_s)
+        long = commands(root, long_s)
+        print("alternating runs, one after the other:")
+        short_sides = alternate(root, *short, short_n)
+        long_sides = alternate(root, *long, long_n)
+        if can_pin():
+            print("pairs started together on one core:")
+            short_cpu = pinned(root, *short[:2], short_pinned)
+            long_cpu = pinned(root, *long[:2], long_pinned)
+    figures["added_s_1s"] = report(f"{short_s:g} s script", *short_sides)[0]
+    figures["ratio_15s"] = report(f"{long_s:g} s script", *long_sides)[1]
     print(
         "(CPU: of the whole process tree; Scalene elapsed: its elapsed_time_sec, the script's run)"
     )
+    if can_pin():
+        figures["cpu_added_s_1s_pinned"] = report_pinned(f"{short_s:g} s script", *short_cpu)[0]
+        figures["cpu_ratio_15s_pinned"] = report_pinned(f"{long_s:g} s script", *long_cpu)[1]
     print("budgets: added <= 0.3 s on the 1 s script, ratio <= 1.02 on the 15 s script")
-    print(figure_line({"added_s_1s": added, "ratio_15s": ratio}))
+    print(figure_line(figures))
     return 0
 
 
