@@ -17,9 +17,10 @@ throughput (steps per CPU second of the process, `time.process_time`, which coun
 signal handlers) compared. Scalene is run with the argv fixingahole.runner builds for the mode.
 Sharing a core changes one thing: Scalene's CPU timer runs on wall-clock time, so a process with
 half a core is sampled twice per CPU second as often as alone, and the cost measured so is an
-upper bound (`*_ratio_shared`). For the cpu mode, whose cost comes mostly from sampling, a run with
-`--cpu-sampling-rate 0.02` restores the alone rate of samples per CPU second: an estimate of the
-cost alone (`cpu_ratio_estimate`), free of drift.
+upper bound (`*_ratio_shared`). For the cpu mode, whose cost comes mostly from sampling, a run
+with twice the sampling interval (`--cpu-sampling-rate 0.02` for Scalene's default 0.01) restores
+the alone rate of samples per CPU second: an estimate of the cost alone (`cpu_ratio_estimate`),
+free of drift.
 
 Budget: the default mode adds at most 10% (cpu_ratio <= 1.10).
 
@@ -101,6 +102,7 @@ while time.time() < end:
 print(late, steps, time.process_time() - cpu)
 """
 HEAD_START_S = 6.0  # for Scalene to start on half a core before the window opens
+SCALENE_INTERVAL_S = 0.01  # Scalene's default --cpu-sampling-rate (seconds between samples)
 
 
 def shared_window(variant: list[str], window: Path, seconds: float, first_plain: bool) -> float:
@@ -119,8 +121,11 @@ def shared_window(variant: list[str], window: Path, seconds: float, first_plain:
     return rates[0] / rates[1]
 
 
-def scalene_argv(mode: str, root: Path, json_path: Path, rate: float | None = None) -> list[str]:
-    """What fixingahole passes to Scalene in `mode`, up to the script (`rate`: the interval)."""
+def scalene_argv(
+    mode: str, root: Path, json_path: Path, double_interval: bool = False
+) -> list[str]:
+    """What fixingahole passes to Scalene in `mode`, up to the script; optionally sampling half
+    as often (twice the CPU sampling interval)."""
     request = ScaleneRequest(
         script=root / "window.py",
         json_path=json_path,
@@ -132,8 +137,12 @@ def scalene_argv(mode: str, root: Path, json_path: Path, rate: float | None = No
     )
     argv = list(scalene_command(request))
     argv = argv[: argv.index(str(request.script))]
-    if rate is not None:
-        argv[4:4] = ["--cpu-sampling-rate", f"{rate:g}"]
+    if double_interval:
+        if "--cpu-sampling-rate" in argv:  # fixingahole sets its own interval: double it
+            at = argv.index("--cpu-sampling-rate") + 1
+            argv[at] = f"{2 * float(argv[at]):g}"
+        else:
+            argv[4:4] = ["--cpu-sampling-rate", f"{2 * SCALENE_INTERVAL_S:g}"]
     return argv
 
 
@@ -163,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             window.write_text(WINDOW, encoding="utf-8")
             variants = {
                 "cpu_ratio_shared": scalene_argv("cpu", root, root / "cpu.json"),
-                "cpu_ratio_estimate": scalene_argv("cpu", root, root / "half.json", rate=0.02),
+                "cpu_ratio_estimate": scalene_argv(
+                    "cpu", root, root / "half.json", double_interval=True
+                ),
                 "memory_ratio_shared": scalene_argv("memory", root, root / "memory.json"),
             }
             if args.quick:
