@@ -132,7 +132,7 @@ def profile_target(
         entry=entry,
         target=_display_path(target, settings.root),
         kind=kind,
-        started_utc=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        started_utc=started,
         options=_options_record(options),
         tags=list(tags),
         code_hash=content_hash(target),

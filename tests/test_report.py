@@ -409,7 +409,7 @@ def test_summary_json_follows_the_schema(memory_run):
     assert sorted(summary) == sorted(SUMMARY_KEYS)
     assert summary["schema"] == 1
     assert summary["target"] == "workload.py"
-    assert summary["started_utc"] == "2025-01-01T15:30:00Z"
+    assert summary["started_utc"] == "2025-01-01T15:30:00.000Z"
     assert summary["tags"] == ["nightly"]
     assert summary["peak_heap_mb"] == pytest.approx(memory_run.profile.peak_heap_mb, abs=0.001)
     assert summary["elapsed_s"] == pytest.approx(memory_run.profile.elapsed_s, abs=0.0001)

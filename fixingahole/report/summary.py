@@ -96,12 +96,13 @@ def _target_text(target: str | os.PathLike[str], locator: Locator) -> str:
 
 
 def _utc_text(moment: str | datetime) -> str:
-    """`2025-01-01T14:30:00Z`; a naive datetime is taken to be UTC already."""
+    """`2025-01-01T14:30:00.123Z` (milliseconds: runs started in one second keep their order);
+    a naive datetime is taken to be UTC already."""
     if isinstance(moment, str):
         return moment
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def _peak_heap(profile: Profile, run: RunInfo) -> float | None:
