@@ -77,9 +77,7 @@ def profile_target(
         run_dir=run_dir,
         cwd=cwd,
         mode=options.mode,
-        allocation_window=allocation_window(options.precision)
-        if options.mode == "memory"
-        else None,
+        allocation_window=allocation_window(options.precision),
         profile_all=options.detailed,
         stacks=options.trace,
         program_path=settings.root,

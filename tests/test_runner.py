@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import scalene
 
 from fixingahole.errors import UserError
 from fixingahole.runner import (
@@ -23,6 +24,7 @@ from fixingahole.runner import (
     ScaleneRequest,
     ScaleneResult,
     _failure_line,
+    _child_env,
     _Tee,
     _trailer_lines,
     count_log_levels,
@@ -105,6 +107,7 @@ import warnings
 logging.basicConfig(format="USER %(levelname)s %(filename)s:%(lineno)d %(message)s")
 print("args=" + repr(sys.argv[1:]))
 print("tmp=" + tempfile.gettempdir())
+print(f"parent={os.getppid()}")
 log = logging.getLogger("app")
 log.debug("quiet debug")  # DEBUG HERE
 log.warning("loud warning")  # WARNING HERE
@@ -122,8 +125,10 @@ def cpu_run(tmp_path_factory) -> tuple[ScaleneResult, Path, Path]:
     base = tmp_path_factory.mktemp("cpu")
     script = write_script(base / "dir with spaces é", "script ü ñ.py", CPU_SCRIPT)
     run_dir = base / "run folder"
-    result = run_scalene(request_for(script, run_dir, args=("two words", "--n", "3", "")))
-    return result, run_dir, script
+    request = request_for(
+        script, run_dir, allocation_window=10_485_767, args=("two words", "--n", "3", "")
+    )
+    return run_scalene(request), run_dir, script
 
 
 def test_cpu_mode_writes_json_at_the_absolute_path_after_chdir(cpu_run):
@@ -135,6 +140,38 @@ def test_cpu_mode_writes_json_at_the_absolute_path_after_chdir(cpu_run):
     assert str(script) in profile["files"]
     assert profile["memory"] is False
     assert "--cpu-only" in result.command
+
+
+@pytest.mark.parametrize("fixture", ["cpu_run", "memory_run"])
+def test_scalene_runs_the_script_without_relaunching_itself(fixture, request):
+    _, run_dir, _ = request.getfixturevalue(fixture)
+    stdout = (run_dir / "stdout.txt").read_text(encoding="utf-8")
+    assert f"parent={os.getpid()}" in stdout.splitlines(), "one Scalene process, started by us"
+
+
+@pytest.mark.parametrize(
+    "outer",
+    [
+        {},
+        {"LD_PRELOAD": "libfoo.so", "LD_LIBRARY_PATH": "/opt/lib", "PYTHONMALLOC": "malloc"},
+        {"LD_PRELOAD": "libscalene.so:libfoo.so"},
+    ],
+)
+@pytest.mark.parametrize("mode", ["cpu", "memory"])
+def test_the_environment_satisfies_scalenes_own_relaunch_check(tmp_path, monkeypatch, mode, outer):
+    from argparse import Namespace
+
+    from scalene.scalene_preload import ScalenePreload
+
+    for name, value in outer.items():
+        monkeypatch.setenv(name, value)
+    request = request_for(tmp_path / "s.py", tmp_path, mode=mode, allocation_window=4099)
+    env = _child_env(request, tmp_path, tmp_path / "logs.log", str(Path(scalene.__path__[0])))
+    monkeypatch.setattr(os, "environ", env)
+    args = Namespace(memory=mode == "memory", allocation_sampling_window=4099, disable_jit=False)
+    assert ScalenePreload.get_preload_environ(args).items() <= env.items()
+    kept = [part for part in outer.get("LD_PRELOAD", "").split(":") if part]
+    assert all(part in env.get("LD_PRELOAD", "").split(":") for part in kept)
 
 
 def test_arguments_with_spaces_arrive_intact(cpu_run):
@@ -189,7 +226,9 @@ MEMORY_SCRIPT = (
     BUSY
     + """
 import logging
+import os
 
+print(f"parent={os.getppid()}")
 logging.getLogger("app").debug("now at %s", "debug")  # DEBUG HERE
 for i in range(10_000):
     logging.getLogger("app.loop").debug("tick %d", i)
