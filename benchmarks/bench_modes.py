@@ -9,7 +9,10 @@ Rounds, one run of each mode in turn, rotated each round so drift spreads evenly
 on the script itself is Scalene's `elapsed_s` from the run's summary.json over the seconds the
 script measured for its own work under plain Python in the same round (the interpreter's
 start-up left out of both): the median of the rounds, with the range. The total wall time of
-each command, start-up and reporting included, is reported separately.
+each command, start-up and reporting included, is reported separately, and so are the seconds a
+mode adds around the script whatever its length (`*_fixed_s`: the command's wall time less the
+script's, against the same for plain Python): a script of T seconds takes about
+`ratio * T + fixed_s` in that mode.
 
 Then, as a check the machine's drift cannot blur: plain Python and Scalene started together on
 one shared core, both running the same work loop in the same wall-clock window, and their
@@ -27,9 +30,10 @@ Budget: the default mode adds at most 10% (cpu_ratio <= 1.10).
     python benchmarks/bench_modes.py            # 7 rounds of ~4 s, 5 shared windows: ~5 minutes
     python benchmarks/bench_modes.py --quick    # 1 round of ~0.5 s, 1 short window
 
-Last line: `cpu_ratio=1.03 cpu_wall_ratio=1.4 memory_ratio=1.3 memory_wall_ratio=1.7
-cpu_ratio_shared=1.1 cpu_ratio_estimate=1.05 memory_ratio_shared=1.5` (shared-core figures
-only where processes can be pinned to a CPU, i.e. on Linux).
+Last line: `cpu_ratio=1.03 cpu_wall_ratio=1.4 cpu_fixed_s=0.5 memory_ratio=1.3
+memory_wall_ratio=1.7 memory_fixed_s=0.6 cpu_ratio_shared=1.1 cpu_ratio_estimate=1.05
+memory_ratio_shared=1.5` (shared-core figures only where processes can be pinned to a CPU, i.e. on
+Linux).
 """
 
 from __future__ import annotations
@@ -205,7 +209,17 @@ def main(argv: list[str] | None = None) -> int:
         if mode != "plain":
             figures[f"{mode}_ratio"] = statistics.median(ratios)
             figures[f"{mode}_wall_ratio"] = statistics.median(wall_ratios)
+            figures[f"{mode}_fixed_s"] = statistics.median(
+                (w - s) - (pw - ps)
+                for w, s, pw, ps in zip(
+                    walls[mode], scripts[mode], walls["plain"], scripts["plain"], strict=True
+                )
+            )
     print("script s: plain = the script's own timing; cpu, memory = Scalene's elapsed_s")
+    print(
+        "fixed: seconds added around the script (start-up, report): "
+        + ", ".join(f"{m} {figures[f'{m}_fixed_s']:.3f} s" for m in MODES[1:])
+    )
     for name, ratios in shared.items():
         print(
             f"{name}: {statistics.median(ratios):.4f} x plain's throughput, median "

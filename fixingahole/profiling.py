@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
 import sys
+import threading
+from contextlib import suppress
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,6 +93,7 @@ def profile_target(
         on_snapshot=_live_printer(locator) if options.live else None,
         echo=echo,
     )
+    _import_in_background("fixingahole.store")
     result = run_scalene(request)
 
     profile, parse_error = Profile(), None
@@ -237,6 +241,17 @@ def _live_printer(locator, top: int = 5):
 def store_dir(settings: Settings) -> Path:
     """Where the store lives: a hidden folder beside the run folders."""
     return settings.output / ".store"
+
+
+def _import_in_background(module: str) -> None:
+    """Import `module` in a daemon thread, so that it is ready when the run ends (the store's
+    pyarrow and numpy take 0.1-0.3 s, which would otherwise come after the run)."""
+
+    def load() -> None:
+        with suppress(Exception):  # the import where it is used will say what went wrong
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
 
 
 def _add_to_store(settings: Settings, summary: dict, run_dir: Path) -> None:
