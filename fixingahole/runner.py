@@ -213,7 +213,9 @@ def _child_env(request: ScaleneRequest, tmp: Path, logs: Path, scalene_dir: str)
     return env
 
 
-def _no_relaunch_env(request: ScaleneRequest, env: Mapping[str, str], scalene_dir: str) -> dict:
+def _no_relaunch_env(
+    request: ScaleneRequest, env: Mapping[str, str], scalene_dir: str
+) -> dict[str, str]:
     """The variables Scalene 2.x sets before it relaunches itself to run the script, set here.
 
     Scalene starts a second interpreter unless its environment already holds them (its library
