@@ -53,7 +53,7 @@ def allocate(count):
 
 def main():
     for _ in range(3):
-        hot_loop(2_000_000)
+        hot_loop(6_000_000)
         caller_a()
         caller_b()
     allocate(12)
