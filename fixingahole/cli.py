@@ -284,7 +284,7 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
         const=-1.0,
         metavar="PCT",
         help="exit 1 when an entry is significantly worse by more than PCT "
-        "(default: the threshold)",
+        "(default: the threshold), or all its B runs failed where A's succeeded",
     )
 
 

@@ -45,7 +45,8 @@ wall time, or with metric="memory" peak heap (max RSS when a side has no peak he
 
 `Comparison.exit_code`: 1 when `fail_on_regression` is set and an entry's primary metric is
 `slower` by the rules above with the gate's percentage as the threshold (so never with one run
-per side); else 2 when no entry has ok runs on both sides (nothing to compare); else 0.
+per side), or every B run of an entry failed where A's succeeded; else 2 when no entry has ok
+runs on both sides (nothing to compare); else 0.
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ class EntryComparison:
     runs_b: tuple[str, ...]
     metrics: tuple[MetricComparison, ...]  # one per metric; a side without runs has n = 0
     code_changed: bool  # the content hashes of the profiled code differ between the sides
-    regressed: bool = False  # fails the gate: significantly worse by more than fail_on_regression
+    # fails the gate: significantly worse by more than fail_on_regression, or broken on B
+    regressed: bool = False
     notes: tuple[str, ...] = ()
     functions: tuple[CodeChange, ...] = ()
     lines: tuple[CodeChange, ...] = ()
@@ -593,6 +595,10 @@ def _compare_entry(
         versions = len({run.version for run in runs})
         if versions > 1:
             notes.append(f"{label} mixes {versions} code versions")
+    gate = header.fail_on_regression
+    broke = bool(ok_a) and not ok_b  # it ran on A, and on B not once
+    if broke and gate is not None:
+        notes.append("B: no run succeeded where A's did: fails the gate")
     if not ok_a or not ok_b:
         verdict = "failed"
     else:
@@ -612,9 +618,8 @@ def _compare_entry(
         runs_b=ids_b,
         metrics=metrics,
         code_changed=bool(hashes_a and hashes_b and hashes_a != hashes_b),
-        regressed=verdict in COMPARED
-        and header.fail_on_regression is not None
-        and _regressed(*values[primary], header.fail_on_regression, alpha),
+        regressed=gate is not None
+        and (broke or (verdict in COMPARED and _regressed(*values[primary], gate, alpha))),
         notes=tuple(notes),
     )
 

@@ -198,7 +198,8 @@ def runs(c, entry=None, date=None, last=None):
         "lines": "also list the lines that changed",
         "format": "text, markdown, json or csv",
         "output": "write the comparison to this file",
-        "fail-on-regression": "exit 1 when an entry is significantly worse by more than PCT",
+        "fail-on-regression": "exit 1 when an entry is significantly worse by more than PCT, "
+        "or all its B runs failed where A's succeeded",
     },
     iterable=["entry", "tag"],
 )

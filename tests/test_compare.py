@@ -441,6 +441,19 @@ def test_new_missing_and_failed() -> None:
     assert comparison.exit_code == 2  # nothing was compared on both sides
 
 
+def test_an_entry_that_only_fails_on_b_fails_the_gate() -> None:
+    rows = [run("e", f"20250101_10000{i}") for i in range(3)]
+    rows += [run("e", f"20250102_10000{i}", status="failed") for i in range(3)]
+    rows += [run("fixed", "20250101_100000", status="failed"), run("fixed", "20250102_100000")]
+    runs = frame(rows)
+    ungated = compare(runs, NO_FUNCTIONS, "20250101", "20250102")
+    assert [entry.verdict for entry in ungated.entries] == ["failed", "failed"]
+    assert ungated.exit_code == 2 and not ungated.regressions
+    gated = compare(runs, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.1)
+    assert gated.regressions == ("e",) and gated.exit_code == 1  # "fixed" broke on A, not B
+    assert "B: no run succeeded where A's did: fails the gate" in gated.entries[0].notes
+
+
 def test_memory_metric_uses_peak_heap_then_max_rss() -> None:
     rows = []
     for i in range(5):
