@@ -50,6 +50,7 @@ from _common import (
     FIXINGAHOLE,
     can_pin,
     figure_line,
+    paired,
     run_captured,
     run_pinned,
     spread,
@@ -209,12 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         if mode != "plain":
             figures[f"{mode}_ratio"] = statistics.median(ratios)
             figures[f"{mode}_wall_ratio"] = statistics.median(wall_ratios)
-            figures[f"{mode}_fixed_s"] = statistics.median(
-                (w - s) - (pw - ps)
-                for w, s, pw, ps in zip(
-                    walls[mode], scripts[mode], walls["plain"], scripts["plain"], strict=True
-                )
-            )
+            around = paired(walls[mode], scripts[mode])[0]  # each round's wall less script
+            plain_around = paired(walls["plain"], scripts["plain"])[0]
+            figures[f"{mode}_fixed_s"] = statistics.median(paired(around, plain_around)[0])
     print("script s: plain = the script's own timing; cpu, memory = Scalene's elapsed_s")
     print(
         "fixed: seconds added around the script (start-up, report): "
