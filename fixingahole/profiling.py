@@ -47,6 +47,7 @@ def profile_target(
     from fixingahole.profile import Profile, load_profile
     from fixingahole.provenance import content_hash, environment, git_info
     from fixingahole.report import RunInfo
+    from fixingahole.report.folded import render_folded
     from fixingahole.report.summary import build_summary
     from fixingahole.report.text import render_report, render_summary
     from fixingahole.runner import ScaleneRequest, run_scalene
@@ -144,6 +145,9 @@ def profile_target(
     report = render_report(profile, run, locator, top=top)
     _write_atomic(run_dir / "profile_results.txt", report)
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
+    folded = render_folded(profile, locator)
+    if folded:
+        _write_atomic(run_dir / "stacks.folded", folded)
     if echo:
         print(render_summary(profile, run, locator, top=top))
         print(f"Run folder: {run_dir}")

@@ -93,6 +93,7 @@ def test_memory_run_folder_holds_everything(memory_run):
         "stdout.txt",
         "stderr.txt",
         "logs.log",
+        "stacks.folded",
     ):
         assert name in names, names
     assert "args: ['12', 'two words']" in (run_dir / "stdout.txt").read_text()

@@ -100,6 +100,8 @@ def test_numpy_notebook_is_reported_by_cell(numbers):
     report = (run_dir / "profile_results.txt").read_text()
     stacks = report[report.index("Stack Trace Summary") :]
     assert "numbers.ipynb [cell 3] line 1; <module>" in stacks  # churn's callers, by cell
+    folded = (run_dir / "stacks.folded").read_text().splitlines()
+    assert any(line.startswith("<module> (numbers.ipynb);churn (numbers.ipynb)") for line in folded)
     assert "numbers.ipynb [cell 2] line 1" in report
     assert "total += float(np.sort(rng.random(20_000)).sum())" in report
     assert "churn" in done.stdout

@@ -18,8 +18,9 @@ import pytest
 
 from fixingahole.locations import Locator
 from fixingahole.notebook import Cell, CellMap
-from fixingahole.profile import Profile, load_profile
+from fixingahole.profile import Frame, Profile, StackSample, load_profile
 from fixingahole.report import RunInfo
+from fixingahole.report.folded import render_folded
 from fixingahole.report.summary import build_summary
 from fixingahole.report.text import call_paths, render_report, render_summary
 
@@ -325,6 +326,44 @@ def test_no_stack_summary_without_trace(cpu_run):
     assert "Stack Trace Summary" in render_report(
         cpu_run.profile, run_info("cpu"), Locator(cpu_run.root)
     )
+
+
+def folded_paths(text: str) -> list[tuple[list[str], int]]:
+    """(frames, samples) of each line of a stacks.folded text, checking every line's form."""
+    rows = []
+    for line in text.splitlines():
+        path, _, count = line.rpartition(" ")
+        assert path and count.isdecimal(), line
+        rows.append((path.split(";"), int(count)))
+    return rows
+
+
+def test_folded_stacks_hold_every_sample_heaviest_path_first(cpu_run):
+    rows = folded_paths(render_folded(cpu_run.profile, Locator(cpu_run.root)))
+    assert sum(count for _, count in rows) == sum(s.count for s in cpu_run.profile.stacks) > 0
+    counts = [count for _, count in rows]
+    assert counts == sorted(counts, reverse=True)
+    assert rows[0][0] == ["<module> (workload.py)", "main (workload.py)", "hot_loop (workload.py)"]
+    paths = [frames for frames, _ in rows]
+    for caller in ("caller_a", "caller_b"):
+        assert [*rows[0][0][:2], f"{caller} (workload.py)", "helper (helpers/util.py)"] in paths
+
+
+def test_folded_frames_merge_lines_and_never_hold_a_separator():
+    def frame(name: str, lineno: int) -> Frame:
+        return Frame("/code/a;b.py", name, lineno)
+
+    stacks = (
+        StackSample((frame("<module>", 9), frame("f", 2)), count=3),
+        StackSample((frame("<module>", 9), frame("f", 4)), count=2),  # f at another line
+        StackSample((frame("<module>", 10), frame("g\nh", 1)), count=1),
+        StackSample((frame("<module>", 11), frame("idle", 1)), count=0),  # no samples: no line
+    )
+    folded = render_folded(Profile(stacks=stacks), Locator(Path("/code")))
+    assert folded.splitlines() == [
+        "<module> (/code/a,b.py);f (/code/a,b.py) 5",
+        "<module> (/code/a,b.py);g h (/code/a,b.py) 1",
+    ]
 
 
 def test_failed_status_and_logs_show_near_the_top(cpu_run):

@@ -1,0 +1,29 @@
+"""A run's call stacks in the folded format flame graph tools read (`stacks.folded`).
+
+One line per distinct call path, outermost frame first, then a space and its CPU samples:
+`<module> (a.py);main (a.py);hot (a.py) 125`. A frame is the function and its file as the reports
+name them (`crunch (analysis.ipynb)`), without the line, so that a flame graph merges a function's
+calls from different lines into one box. speedscope, flamegraph.pl and inferno read it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fixingahole.locations import Locator
+from fixingahole.profile import Frame, Profile
+
+
+def render_folded(profile: Profile, locator: Locator) -> str:
+    """The profile's stacks as folded lines, heaviest first; empty when it has none."""
+    samples: Counter[str] = Counter()
+    for stack in profile.stacks:
+        if stack.frames and stack.count > 0:
+            samples[";".join(_frame(frame, locator) for frame in stack.frames)] += stack.count
+    return "".join(f"{path} {count}\n" for path, count in samples.most_common())
+
+
+def _frame(frame: Frame, locator: Locator) -> str:
+    """`name (file)`; `;` separates frames and a line ends a path, so neither may stand in one."""
+    text = f"{frame.name} ({locator.name(frame.file)})"
+    return text.replace(";", ",").replace("\r", " ").replace("\n", " ")
