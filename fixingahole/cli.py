@@ -186,6 +186,13 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         "about 10 MB, 5 about 325 kB, -5 about 325 MB; larger is slower",
     )
     parser.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between CPU samples, 0.001 to 1 (default: Scalene's 0.01); "
+        "longer costs the script less and gives fewer samples",
+    )
+    parser.add_argument(
         "--detailed",
         action="store_true",
         default=None,
@@ -333,6 +340,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {
         "mode": args.mode,
         "precision": args.precision,
+        "interval": args.interval,
         "detailed": args.detailed,
         "trace": args.trace,
         "log_level": args.log_level,

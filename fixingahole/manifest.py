@@ -24,6 +24,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 OPTION_KEYS = (
     "mode",
     "precision",
+    "interval",
     "detailed",
     "trace",
     "log_level",

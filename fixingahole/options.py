@@ -13,6 +13,7 @@ from fixingahole.errors import UserError
 MODES = ("cpu", "memory")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 PRECISION_MIN, PRECISION_MAX = -10, 10
+INTERVAL_MIN, INTERVAL_MAX = 0.001, 1.0  # seconds between CPU samples
 BASE_WINDOW = 10 * 2**20  # bytes between allocation samples at precision 0 (about 10 MB)
 
 
@@ -22,6 +23,7 @@ class ProfileOptions:
 
     mode: str = "cpu"  # "cpu": time only; "memory": time plus heap memory with line blame
     precision: int = 0  # memory sampling granularity, see allocation_window()
+    interval: float | None = None  # seconds between CPU samples; None: Scalene's (0.01)
     detailed: bool = False  # also report inside imported libraries (Scalene --profile-all)
     trace: bool = True  # collect call stacks
     log_level: str = "WARNING"  # logging records and warnings at this level and up -> logs.log
@@ -49,6 +51,7 @@ class ProfileOptions:
         """The `fixingahole profile` options that reproduce these (env and cwd have no flag)."""
         argv = ["--memory"] if self.mode == "memory" else []
         argv += ["--precision", str(self.precision)] if self.precision else []
+        argv += ["--interval", _number(self.interval)] if self.interval else []
         argv += ["--detailed"] if self.detailed else []
         argv += [] if self.trace else ["--no-trace"]
         argv += ["--log-level", self.log_level] if self.log_level != "WARNING" else []
@@ -122,6 +125,16 @@ def _seconds(value: object) -> float | None:
     return float(value)
 
 
+def _interval(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(f"a number of seconds from {INTERVAL_MIN:g} to {INTERVAL_MAX:g}")
+    if not INTERVAL_MIN <= value <= INTERVAL_MAX:
+        raise _Invalid(f"from {INTERVAL_MIN:g} to {INTERVAL_MAX:g} (seconds)")
+    return float(value)
+
+
 def _strings(value: object) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
         raise _Invalid("a list of strings")
@@ -147,6 +160,7 @@ def _folder(value: object) -> Path | None:
 _CHECKS: dict[str, Callable[[object], object]] = {
     "mode": _choice(MODES),
     "precision": _precision,
+    "interval": _interval,
     "detailed": _flag,
     "trace": _flag,
     "log_level": _choice(LOG_LEVELS, upper=True),

@@ -82,6 +82,7 @@ def profile_target(
         cwd=cwd,
         mode=options.mode,
         allocation_window=allocation_window(options.precision),
+        cpu_interval=options.interval,
         profile_all=options.detailed,
         stacks=options.trace,
         program_path=settings.root,

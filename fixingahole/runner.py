@@ -43,6 +43,7 @@ class ScaleneRequest:
     # bytes, --allocation-sampling-window; passed in cpu mode too, where it only lets Scalene
     # start without relaunching itself (see _no_relaunch_env)
     allocation_window: int | None = None
+    cpu_interval: float | None = None  # seconds between CPU samples (--cpu-sampling-rate)
     profile_all: bool = False  # --profile-all (report inside libraries too)
     stacks: bool = True  # --stacks / --no-stacks
     program_path: Path | None = None  # --program-path: profile every file under it
@@ -102,6 +103,8 @@ def scalene_command(request: ScaleneRequest) -> tuple[str, ...]:
     argv.append("--cpu-only" if request.mode == "cpu" else "--memory")
     if request.allocation_window is not None:
         argv += ["--allocation-sampling-window", str(request.allocation_window)]
+    if request.cpu_interval is not None:
+        argv += ["--cpu-sampling-rate", f"{request.cpu_interval:g}"]
     if request.profile_all:
         argv.append("--profile-all")
     argv.append("--stacks" if request.stacks else "--no-stacks")

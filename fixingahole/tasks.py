@@ -27,6 +27,7 @@ PROFILE_HELP = {
     "memory": "profile heap memory too, with line blame (slower)",
     "cpu": "profile CPU time only (the default)",
     "precision": "memory sampling granularity, -10..10 (0: about 10 MB, 5: about 325 kB)",
+    "interval": "seconds between CPU samples, 0.001 to 1 (default: Scalene's 0.01)",
     "detailed": "also report time and memory inside imported libraries",
     "trace": "collect call stacks and print the stack trace summary (the default)",
     "no-trace": "do not collect call stacks",
@@ -55,7 +56,18 @@ def _manifest(c) -> Path | None:
 
 
 def _overrides(
-    memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+    memory,
+    cpu,
+    precision,
+    interval,
+    detailed,
+    trace,
+    no_trace,
+    log_level,
+    no_plots,
+    live,
+    timeout,
+    arg,
 ) -> dict:
     """Task flags as profile options; None where a flag was not given, so the manifest decides."""
     if memory and cpu:
@@ -65,6 +77,7 @@ def _overrides(
     return {
         "mode": "memory" if memory else "cpu" if cpu else None,
         "precision": int(precision) if precision is not None else None,
+        "interval": float(interval) if interval is not None else None,
         "detailed": True if detailed else None,
         "trace": True if trace else False if no_trace else None,
         "log_level": log_level.upper() if log_level else None,
@@ -105,10 +118,22 @@ def profile(
     arg=None,
     top=10,
     ignore=None,
+    interval=None,  # last: earlier flags keep their short forms
 ):
     """Profile one manifest entry, or any script or notebook, under Scalene."""
     overrides = _overrides(
-        memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+        memory,
+        cpu,
+        precision,
+        interval,
+        detailed,
+        trace,
+        no_trace,
+        log_level,
+        no_plots,
+        live,
+        timeout,
+        arg,
     )
     _run(commands.profile, name, _where(c, ignore), overrides, manifest=_manifest(c), top=int(top))
 
@@ -145,10 +170,22 @@ def profile_all(
     arg=None,
     top=10,
     ignore=None,
+    interval=None,  # last: earlier flags keep their short forms
 ):
     """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
     overrides = _overrides(
-        memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+        memory,
+        cpu,
+        precision,
+        interval,
+        detailed,
+        trace,
+        no_trace,
+        log_level,
+        no_plots,
+        live,
+        timeout,
+        arg,
     )
     _run(
         commands.profile_all,
@@ -263,10 +300,22 @@ def calibrate(
     timeout=None,
     arg=None,
     ignore=None,
+    interval=None,  # last: earlier flags keep their short forms
 ):
     """Profile an entry several times; report its noise and suggest --threshold and --repeat."""
     overrides = _overrides(
-        memory, cpu, precision, detailed, trace, no_trace, log_level, no_plots, live, timeout, arg
+        memory,
+        cpu,
+        precision,
+        interval,
+        detailed,
+        trace,
+        no_trace,
+        log_level,
+        no_plots,
+        live,
+        timeout,
+        arg,
     )
     _run(
         commands.calibrate,

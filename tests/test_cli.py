@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fixingahole.profile import load_profile
 from tests.conftest import write
 
 WORK = """
@@ -137,6 +138,21 @@ def test_cpu_mode_has_no_heap_peak(code_base: Path):
     )
     assert summary["mode"] == "cpu" and summary["peak_heap_mb"] is None
     assert "by Memory Usage" not in done.stdout
+
+
+def test_a_longer_sampling_interval_takes_fewer_samples(code_base: Path):
+    samples = {}
+    for interval in ("0.01", "0.05"):
+        output = f"every-{interval}-s"
+        done = fixingahole(
+            "profile", "work_load.py", "--interval", interval, "--output", output, cwd=code_base
+        )
+        assert done.returncode == 0, done.stderr
+        run_dir = only_run_dir(code_base / output, "work_load")
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["options"]["interval"] == float(interval)
+        samples[interval] = sum(s.count for s in load_profile(run_dir / "profile.json").stacks)
+    assert 0 < samples["0.05"] < samples["0.01"] / 2, samples
 
 
 def test_failing_script_keeps_its_run_folder(project: Path):
@@ -290,6 +306,7 @@ def test_help_lists_every_profile_option(project: Path):
         "--cpu",
         "--memory",
         "--precision",
+        "--interval",
         "--detailed",
         "--trace",
         "--no-trace",

@@ -253,8 +253,8 @@ def test_no_entries(root: Path) -> None:
         ("timout = 3", "timout: unknown key; did you mean 'timeout'?"),
         (
             "colour = 3",
-            "colour: unknown key; known keys: path, mode, precision, detailed, trace, "
-            "log_level, no_plots, ignore, args, env, cwd, timeout, repeat, tags",
+            "colour: unknown key; known keys: path, mode, precision, interval, detailed, "
+            "trace, log_level, no_plots, ignore, args, env, cwd, timeout, repeat, tags",
         ),
     ],
 )

@@ -19,8 +19,8 @@ NUMPY_CELLS = [
     "    for _ in range(n):\n"
     "        total += float(np.sort(rng.random(20_000)).sum())\n"
     "    return total",
-    "first = churn(150)",
-    "second = [churn(40) for _ in range(4)]\nprint('done', round(first), len(second))",
+    "first = churn(600)",
+    "second = [churn(160) for _ in range(4)]\nprint('done', round(first), len(second))",
 ]
 MAGIC_CELLS = [
     "import time",

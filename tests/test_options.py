@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert (options.mode, options.precision, options.log_level) == ("cpu", 0, "WARNING")
     assert (options.detailed, options.trace, options.no_plots) == (False, True, False)
     assert (options.live, options.timeout, options.cwd) == (None, None, None)
+    assert options.interval is None  # Scalene's own sampling interval
     assert (options.ignore, options.args, dict(options.env)) == ((), (), {})
 
 
@@ -55,6 +56,9 @@ def test_from_values_treats_none_as_not_given() -> None:
         ("mode", "fast", "mode: must be one of cpu, memory, got 'fast'"),
         ("mode", "CPU", "mode: must be one of cpu, memory, got 'CPU'"),
         ("precision", 11, "precision: must be from -10 to 10, got 11"),
+        ("interval", 0, "interval: must be from 0.001 to 1 (seconds), got 0"),
+        ("interval", 2.5, "interval: must be from 0.001 to 1 (seconds), got 2.5"),
+        ("interval", "fast", "interval: must be a number of seconds from 0.001 to 1, got 'fast'"),
         ("precision", -11, "precision: must be from -10 to 10, got -11"),
         ("precision", 1.5, "precision: must be a whole number from -10 to 10, got 1.5"),
         ("precision", True, "precision: must be a whole number from -10 to 10, got true"),
@@ -102,6 +106,7 @@ def test_to_argv_reproduces_every_flag() -> None:
     options = ProfileOptions(
         mode="memory",
         precision=-3,
+        interval=0.02,
         detailed=True,
         trace=False,
         log_level="info",
@@ -116,6 +121,8 @@ def test_to_argv_reproduces_every_flag() -> None:
         "--memory",
         "--precision",
         "-3",
+        "--interval",
+        "0.02",
         "--detailed",
         "--no-trace",
         "--log-level",

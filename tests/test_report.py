@@ -89,7 +89,7 @@ NOTEBOOK_CELLS = (
         "        total += math.sqrt(i) * math.sin(i)",
         "    return total",
     ],
-    ["%time result = crunch(2_000_000) + sum(math.sqrt(i) for i in range(800_000))"],
+    ["%time result = crunch(2_000_000) + sum(math.sqrt(i) for i in range(3_000_000))"],
 )
 CONVERTED = {NOTEBOOK_CELLS[2][0]: NOTEBOOK_CELLS[2][0].removeprefix("%time ")}
 

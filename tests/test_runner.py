@@ -574,6 +574,7 @@ def test_every_flag_of_the_command_is_one_scalene_knows(tmp_path):
         cwd=tmp_path,
         mode="memory",
         allocation_window=4096,
+        cpu_interval=0.02,
         profile_all=True,
         stacks=False,
         program_path=tmp_path,
@@ -591,6 +592,7 @@ def test_every_flag_of_the_command_is_one_scalene_knows(tmp_path):
     excluded = command[command.index("--profile-exclude") + 1]
     assert excluded == f"numpy,pandas,{PACKAGE_DIR}{os.sep}"
     assert command[command.index("--profile-interval") + 1] == "2.5"
+    assert command[command.index("--cpu-sampling-rate") + 1] == "0.02"
     help_text = subprocess.run(
         [sys.executable, "-m", "scalene", "run", "--help-advanced"],
         capture_output=True,
