@@ -89,7 +89,12 @@ RUN_COLUMNS = (
     "host",
     "python",
     "scalene",
+    "mode",
+    "options",
 )
+# The options that change what a run measures (besides the mode); the others (timeout, live,
+# log level, ignored folders) do not.
+MEASURING_OPTIONS = ("precision", "interval", "detailed", "trace", "args", "env", "cwd")
 
 _LATEST = re.compile(r"latest(?:~(\d+))?")
 _DATE = re.compile(r"(\d{8})(?:_(\d{2}|\d{4}|\d{6}))?")
@@ -538,6 +543,7 @@ class _Run:
     figures: dict[str, float]  # metric -> value, for the metrics the run has
     code_hash: str | None
     version: int
+    setup: tuple[tuple[str, str], ...]  # (name, value as JSON) of the mode and measuring options
 
 
 def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
@@ -545,18 +551,38 @@ def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
     values = frame.loc[:, list(METRICS)].astype(float).to_numpy(na_value=np.nan)
     hashes = frame["code_hash"].astype(object).where(frame["code_hash"].notna(), None)
     grouped: dict[str, list[_Run]] = {}
-    for row, entry, run_id, status, code_hash, version in zip(
+    setups: dict[tuple[object, object], tuple[tuple[str, str], ...]] = {}  # mostly shared
+    for row, entry, run_id, status, code_hash, version, mode, options in zip(
         values,
         frame["entry"],
         frame["run_id"],
         frame["status"],
         hashes,
         frame["version"],
+        frame["mode"].tolist(),
+        frame["options"].tolist(),
         strict=True,
     ):
         figures = {m: float(v) for m, v in zip(METRICS, row, strict=True) if not np.isnan(v)}
-        grouped.setdefault(entry, []).append(_Run(run_id, status, figures, code_hash, int(version)))
+        setup = setups.get((mode, options))
+        if setup is None:
+            setup = setups[mode, options] = _setup(mode, options)
+        run = _Run(run_id, status, figures, code_hash, int(version), setup)
+        grouped.setdefault(entry, []).append(run)
     return grouped
+
+
+def _setup(mode: object, options: object) -> tuple[tuple[str, str], ...]:
+    """The mode and the measuring options of a run, each value as JSON text."""
+    try:
+        record = json.loads(options) if isinstance(options, str) else {}
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    values = {"mode": mode if isinstance(mode, str) else None}
+    values.update((name, record.get(name)) for name in MEASURING_OPTIONS)
+    return tuple((name, json.dumps(value, sort_keys=True)) for name, value in values.items())
 
 
 def _compare_entry(
@@ -595,6 +621,12 @@ def _compare_entry(
         versions = len({run.version for run in runs})
         if versions > 1:
             notes.append(f"{label} mixes {versions} code versions")
+    differing = _differing_options(ok_a, ok_b)
+    if differing:
+        notes.append(
+            f"the sides were profiled with different {', '.join(differing)}: "
+            "their timings may not be comparable"
+        )
     gate = header.fail_on_regression
     broke = bool(ok_a) and not ok_b  # it ran on A, and on B not once
     if broke and gate is not None:
@@ -622,6 +654,19 @@ def _compare_entry(
         and (broke or (verdict in COMPARED and _regressed(*values[primary], gate, alpha))),
         notes=tuple(notes),
     )
+
+
+def _differing_options(runs_a: list[_Run], runs_b: list[_Run]) -> list[str]:
+    """The options whose values on A's runs are not those on B's (both sides having runs)."""
+    setups_a, setups_b = {run.setup for run in runs_a}, {run.setup for run in runs_b}
+    if not setups_a or not setups_b or setups_a == setups_b:
+        return []
+    names = [name for name, _ in next(iter(setups_a))]
+    return [
+        name
+        for i, name in enumerate(names)
+        if {setup[i] for setup in setups_a} != {setup[i] for setup in setups_b}
+    ]
 
 
 def _values(runs: list[_Run], column: str) -> list[float]:

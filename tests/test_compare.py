@@ -454,6 +454,22 @@ def test_an_entry_that_only_fails_on_b_fails_the_gate() -> None:
     assert "B: no run succeeded where A's did: fails the gate" in gated.entries[0].notes
 
 
+def test_sides_profiled_differently_are_flagged_per_entry() -> None:
+    rows = [run("e", f"20250101_10000{i}") for i in range(5)]
+    rows += [run("e", f"20250102_10000{i}") for i in range(5)]
+    for row in rows[5:]:  # B sampled every 20 ms, with the script's arguments changed
+        changed = {**json.loads(row["options"]), "interval": 0.02, "args": ["--big"]}
+        row["options"] = json.dumps(changed)
+    (entry,) = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102").entries
+    assert (
+        "the sides were profiled with different interval, args: their timings may not be "
+        "comparable" in entry.notes
+    )
+    alike = [run("e", f"2025010{day}_10000{i}") for day in (1, 2) for i in range(5)]
+    (same,) = compare(frame(alike), NO_FUNCTIONS, "20250101", "20250102").entries
+    assert not any("profiled with different" in note for note in same.notes)
+
+
 def test_memory_metric_uses_peak_heap_then_max_rss() -> None:
     rows = []
     for i in range(5):
