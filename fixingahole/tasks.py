@@ -16,7 +16,9 @@ Defaults live under the `fixingahole` config key (`manifest`, `root`, `output`),
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from invoke import Collection, Exit, task
 
@@ -55,37 +57,34 @@ def _manifest(c) -> Path | None:
     return Path(manifest) if manifest else None
 
 
-def _overrides(
-    memory,
-    cpu,
-    precision,
-    interval,
-    detailed,
-    trace,
-    no_trace,
-    log_level,
-    no_plots,
-    live,
-    timeout,
-    arg,
-) -> dict:
-    """Task flags as profile options; None where a flag was not given, so the manifest decides."""
-    if memory and cpu:
-        raise UserError("choose one of --memory and --cpu")
-    if trace and no_trace:
-        raise UserError("choose one of --trace and --no-trace")
+def _overrides(flags: Mapping[str, Any]) -> dict:
+    """A task's profile flags (its arguments, as `locals()` holds them) as profile options; None
+    where a flag was not given, so that the manifest decides."""
+    if flags["memory"] and flags["cpu"]:
+        raise _error(UserError("choose one of --memory and --cpu"))
+    if flags["trace"] and flags["no_trace"]:
+        raise _error(UserError("choose one of --trace and --no-trace"))
+
+    def number(name: str, kind: type) -> Any:
+        return None if flags[name] is None else kind(flags[name])
+
     return {
-        "mode": "memory" if memory else "cpu" if cpu else None,
-        "precision": int(precision) if precision is not None else None,
-        "interval": float(interval) if interval is not None else None,
-        "detailed": True if detailed else None,
-        "trace": True if trace else False if no_trace else None,
-        "log_level": log_level.upper() if log_level else None,
-        "no_plots": True if no_plots else None,
-        "live": float(live) if live is not None else None,
-        "timeout": float(timeout) if timeout is not None else None,
-        "args": tuple(arg) if arg else None,
+        "mode": "memory" if flags["memory"] else "cpu" if flags["cpu"] else None,
+        "precision": number("precision", int),
+        "interval": number("interval", float),
+        "detailed": True if flags["detailed"] else None,
+        "trace": True if flags["trace"] else False if flags["no_trace"] else None,
+        "log_level": flags["log_level"].upper() if flags["log_level"] else None,
+        "no_plots": True if flags["no_plots"] else None,
+        "live": number("live", float),
+        "timeout": number("timeout", float),
+        "args": tuple(flags["arg"]) if flags["arg"] else None,
     }
+
+
+def _error(exc: UserError) -> Exit:
+    """A user error as invoke shows it: one line, its exit code, no traceback."""
+    return Exit(f"fixingahole: error: {exc}", code=exc.exit_code)
 
 
 def _run(fn, *args, **kwargs) -> None:
@@ -93,7 +92,7 @@ def _run(fn, *args, **kwargs) -> None:
     try:
         code = fn(*args, **kwargs)
     except UserError as exc:
-        raise Exit(f"fixingahole: error: {exc}", code=exc.exit_code) from None
+        raise _error(exc) from None
     if code:
         raise Exit(code=code)
 
@@ -121,20 +120,7 @@ def profile(
     interval=None,  # last: earlier flags keep their short forms
 ):
     """Profile one manifest entry, or any script or notebook, under Scalene."""
-    overrides = _overrides(
-        memory,
-        cpu,
-        precision,
-        interval,
-        detailed,
-        trace,
-        no_trace,
-        log_level,
-        no_plots,
-        live,
-        timeout,
-        arg,
-    )
+    overrides = _overrides(locals())
     _run(commands.profile, name, _where(c, ignore), overrides, manifest=_manifest(c), top=int(top))
 
 
@@ -173,20 +159,7 @@ def profile_all(
     interval=None,  # last: earlier flags keep their short forms
 ):
     """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
-    overrides = _overrides(
-        memory,
-        cpu,
-        precision,
-        interval,
-        detailed,
-        trace,
-        no_trace,
-        log_level,
-        no_plots,
-        live,
-        timeout,
-        arg,
-    )
+    overrides = _overrides(locals())
     _run(
         commands.profile_all,
         _where(c, ignore),
@@ -303,20 +276,7 @@ def calibrate(
     interval=None,  # last: earlier flags keep their short forms
 ):
     """Profile an entry several times; report its noise and suggest --threshold and --repeat."""
-    overrides = _overrides(
-        memory,
-        cpu,
-        precision,
-        interval,
-        detailed,
-        trace,
-        no_trace,
-        log_level,
-        no_plots,
-        live,
-        timeout,
-        arg,
-    )
+    overrides = _overrides(locals())
     _run(
         commands.calibrate,
         name,

@@ -167,6 +167,21 @@ def test_bad_manifest_is_an_error_without_traceback(project: Path, capsys):
     assert "Traceback" not in err and "timeout" in err and "nope.py" in err
 
 
+@pytest.mark.parametrize("flags", [("--memory", "--cpu"), ("--trace", "--no-trace")])
+def test_contradicting_task_flags_are_an_error_without_traceback(project: Path, capsys, flags):
+    assert invoke("profile", "anything.py", *flags) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"choose one of {flags[0]} and {flags[1]}" in err
+
+
+@pytest.mark.parametrize("task", ["profile-all", "calibrate x"])
+def test_the_interval_reaches_every_profiling_task(project: Path, capsys, task):
+    write(project / "x.py", "pass\n")
+    write(project / "profiles.toml", '[profiles.x]\npath = "x.py"\n')
+    assert invoke(*task.split(), "--interval", "5") == 2
+    assert "interval: must be from 0.001 to 1 (seconds), got 5.0" in capsys.readouterr().err
+
+
 def test_invoke_list_and_help_document_the_tasks():
     listing = subprocess.run(
         [sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True, text=True
