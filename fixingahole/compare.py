@@ -16,6 +16,11 @@ Selectors, tried in this order (times are UTC):
 - a git commit prefix (at least 4 hex digits): every run recorded at that commit.
 - a branch name: for each entry, its newest code version among the runs recorded on that branch.
 
+A selector that matches nothing is a UserError that lists the nearest runs (ids and UTC start
+times) and, where runs of one code version are what the user likely meant (`latest~1` with one
+version), the selectors that would compare them: the two newest batches by time prefix (a batch
+being runs each started within BATCH_GAP of the end of the one before), else two repeats by run id.
+
 With one selector, B is what it selects and A is, for each entry in B, the newest code version
 among that entry's runs older than B's oldest run of it (so `compare latest` is
 `compare latest~1 latest`). A run from a dirty work tree carries the same commit and content hash
@@ -95,6 +100,12 @@ RUN_COLUMNS = (
 # The options that change what a run measures (besides the mode); the others (timeout, live,
 # log level, ignored folders) do not.
 MEASURING_OPTIONS = ("precision", "interval", "detailed", "trace", "args", "env", "cwd")
+
+NEAREST = 4  # runs a selector error lists
+BATCH_GAP = pd.Timedelta(seconds=60)  # a run starting later than this after the previous one
+# ended starts a new batch (for the selectors an error suggests)
+STAMP = "%Y%m%d_%H%M%S"
+PREFIX_LENGTHS = (15, 13, 11, 8)  # a stamp's second, minute, hour and day prefixes
 
 _LATEST = re.compile(r"latest(?:~(\d+))?")
 _DATE = re.compile(r"(\d{8})(?:_(\d{2}|\d{4}|\d{6}))?")
@@ -318,7 +329,8 @@ def _select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
     text = selector.strip()
     if not text:
         raise UserError(
-            "empty selector: give a date (20250101), a run id, a commit, a branch or latest"
+            "empty selector: give a date (20250101), a run id, a commit, a branch or latest; "
+            f"newest runs: {_listed(_nearest(runs))}"
         )
     if latest := _LATEST.fullmatch(text):
         return _select_latest(runs, int(latest.group(1) or 0), text)
@@ -332,10 +344,10 @@ def _select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
     if not on_branch.empty:
         return _select_latest(_number_versions(on_branch.copy()), 0, text)
     branches = sorted(runs["git_branch"].dropna().unique())
-    newest = runs.sort_values("started_utc")["run_id"].tail(3).tolist()
     raise UserError(
         f"no runs match {text!r}: it is not a date, run id, commit or branch in the store "
-        f"(branches: {', '.join(branches) or 'none'}; newest runs: {', '.join(newest)})"
+        f"(branches: {', '.join(branches) or 'none'}; newest runs: {_listed(_nearest(runs))})"
+        f"{_suggestion(runs)}"
     )
 
 
@@ -419,9 +431,12 @@ def _number_versions(table: pd.DataFrame) -> pd.DataFrame:
 def _select_latest(runs: pd.DataFrame, back: int, text: str) -> pd.DataFrame:
     chosen = runs[runs["back"] == back]
     if chosen.empty:
+        most = int(runs["back"].max())
+        versions = "one code version" if most == 0 else f"at most {most} earlier code versions"
         raise UserError(
-            f"{text} matches no runs: the entries have at most {int(runs['back'].max())} earlier "
-            "code versions (latest~N counts versions back)"
+            f"{text} matches no runs: the entries have {versions} (latest~N counts versions "
+            "back: runs differing in commit, dirty flag or content hash)"
+            f"{_suggestion(runs)}; newest runs: {_listed(_nearest(runs))}"
         )
     return chosen
 
@@ -440,9 +455,8 @@ def _select_run_id(runs: pd.DataFrame, text: str) -> pd.DataFrame:
         nearby = same_entry[max(0, at - 2) : at + 2]
     else:
         nearby = difflib.get_close_matches(text, ids.tolist(), n=4, cutoff=0.4)
-    raise UserError(
-        f"no run {text!r}; nearby runs: {', '.join(nearby) or 'none'} (fixingahole runs lists them)"
-    )
+    shown = runs[ids.isin(nearby)].sort_values("started_utc")
+    raise UserError(f"no run {text!r}; nearby runs: {_listed(shown)} (fixingahole runs lists them)")
 
 
 def _select_date(runs: pd.DataFrame, day: str, clock: str, text: str) -> pd.DataFrame:
@@ -460,12 +474,69 @@ def _select_date(runs: pd.DataFrame, day: str, clock: str, text: str) -> pd.Data
     chosen = runs[(started >= begin) & (started < end)]
     if not chosen.empty:
         return chosen
-    before = runs[started < begin].sort_values("started_utc")["run_id"].tail(2).tolist()
-    after = runs[started >= end].sort_values("started_utc")["run_id"].head(2).tolist()
+    before = runs[started < begin].sort_values("started_utc").tail(2)
+    after = runs[started >= end].sort_values("started_utc").head(2)
     raise UserError(
-        f"no runs started in {text} (UTC); nearest before: {', '.join(before) or 'none'}; "
-        f"nearest after: {', '.join(after) or 'none'}"
+        f"no runs started in {text} (UTC); nearest before: {_listed(before)}; "
+        f"nearest after: {_listed(after)}{_suggestion(runs)}"
     )
+
+
+def _listed(runs: pd.DataFrame) -> str:
+    """Run ids with their UTC start times, for an error message."""
+    shown = [
+        f"{run_id} ({started:%Y-%m-%d %H:%M:%S})"
+        for run_id, started in zip(runs["run_id"], runs["started_utc"], strict=True)
+    ]
+    return ", ".join(shown) or "none"
+
+
+def _nearest(runs: pd.DataFrame, count: int = NEAREST) -> pd.DataFrame:
+    """The newest runs, oldest first."""
+    return runs.sort_values(["started_utc", "run_id"]).tail(count)
+
+
+def _suggestion(runs: pd.DataFrame) -> str:
+    """The selectors that compare the two newest batches (time prefixes), else two repeats of
+    one entry (run ids): what a user comparing runs of one code version needs; "" when neither."""
+    batches = _batches(runs)
+    if len(batches) >= 2:
+        older, newer = (_time_prefix(batch, runs) for batch in batches[-2:])
+        if older and newer:
+            return (
+                f"; to compare the two newest batches, select them by time: compare {older} {newer}"
+            )
+    newest = runs[runs["back"] == 0].sort_values("started_utc")
+    repeated = newest[newest["entry"].duplicated(keep=False)]
+    if repeated.empty:
+        return ""
+    entry = repeated["entry"].iloc[-1]
+    pair = repeated[repeated["entry"] == entry]["run_id"].tail(2).tolist()
+    return f"; to compare two runs, give their ids: compare {pair[0]} {pair[1]}"
+
+
+def _batches(runs: pd.DataFrame) -> list[pd.DataFrame]:
+    """The runs split into batches, oldest first: a batch ends where no run starts within
+    BATCH_GAP of the end of the runs before it."""
+    ordered = runs.sort_values(["started_utc", "run_id"])
+    ends = ordered["started_utc"] + pd.to_timedelta(ordered["wall_s"].fillna(0), unit="s")
+    latest_end = ends.cummax().shift()
+    new_batch = (ordered["started_utc"] > latest_end + BATCH_GAP).to_numpy(copy=True)
+    new_batch[:1] = True
+    numbers = np.cumsum(new_batch)
+    return [ordered[numbers == n] for n in range(1, int(numbers[-1]) + 1)] if len(ordered) else []
+
+
+def _time_prefix(batch: pd.DataFrame, runs: pd.DataFrame) -> str | None:
+    """The finest date-time prefix that selects exactly the batch's runs, if one does."""
+    stamps = batch["started_utc"].dt.strftime(STAMP)
+    for length in PREFIX_LENGTHS:
+        prefixes = set(stamps.str[:length])
+        if len(prefixes) == 1:
+            prefix = prefixes.pop()
+            covered = runs["started_utc"].dt.strftime(STAMP).str.startswith(prefix)
+            return prefix if covered.sum() == len(batch) else None
+    return None
 
 
 def _select_commit(runs: pd.DataFrame, prefix: str) -> pd.DataFrame:
