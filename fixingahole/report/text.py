@@ -36,6 +36,7 @@ RUN_STATUS_WIDTH = len("no-samples")  # the widths of a run line's cells; a long
 RUN_HEAP_WIDTH = len("heap 100.0 MB")  # pushes the cells after it right
 RUN_TOP_WIDTH = 24
 STATUS_COLOURS = {"ok": "\033[32m", "no-samples": "\033[33m", "failed": "\033[31m"}
+UNSAMPLED = "No allocation in the profiled code was sampled"
 FINER = 4  # --precision steps suggested when nothing was sampled (each halves the window)
 
 
@@ -289,25 +290,29 @@ def _not_sampled(run: RunInfo) -> list[str]:
     window = _bytes(allocation_window(precision))
     if precision >= PRECISION_MAX:
         return [
-            f"  Nothing was sampled, even at the finest granularity (--precision {precision}:",
-            f"  about every {window} allocated): the code allocated next to nothing on the heap.",
+            f"  {UNSAMPLED}, even at the finest granularity",
+            f"  (--precision {precision}: about every {window}): it allocated next to nothing.",
         ]
     finer = min(precision + FINER, PRECISION_MAX)
     return [
-        f"  Nothing was sampled: at --precision {precision} Scalene samples allocations about",
-        f"  every {window}, so smaller ones can go unseen. Sample finer with a higher",
-        f"  --precision, e.g. --precision {finer} (about every "
-        f"{_bytes(allocation_window(finer))}; slower).",
+        f"  {UNSAMPLED}: at --precision {precision} Scalene",
+        f"  samples allocations about every {window}, so smaller ones can go unseen.",
+        f"  Sample finer with a higher --precision, e.g. --precision {finer} (about every",
+        f"  {_bytes(allocation_window(finer))}; slower).",
     ]
 
 
-def _not_sampled_short(run: RunInfo) -> str:
-    """A one-line `nothing sampled` for the sections after the first that says why."""
-    window = _bytes(allocation_window(run.precision))
-    return (
-        f"  nothing sampled (allocations are sampled about every {window} at "
-        f"--precision {run.precision}; a higher --precision samples finer)"
+def _not_sampled_short(run: RunInfo) -> list[str]:
+    """A shorter `nothing was sampled`, for the sections after the Profile Summary's."""
+    finer = (
+        "the finest there is" if run.precision >= PRECISION_MAX else "a higher one samples finer"
     )
+    return [f"  {UNSAMPLED}", f"  ({_sampling(run)}; {finer})."]
+
+
+def _sampling(run: RunInfo) -> str:
+    """The sampling granularity in effect, in a few words."""
+    return f"about every {_bytes(allocation_window(run.precision))} at --precision {run.precision}"
 
 
 def _where(view: _View, function: FunctionStat) -> str:
@@ -320,6 +325,8 @@ def _closing(view: _View) -> list[str]:
         heap = "not measured (profile with --memory)"
     elif profile.peak_heap_mb is None:
         heap = "not recorded"
+    elif not view.allocations_sampled and not profile.peak_heap_mb:
+        heap = f"nothing was sampled ({_sampling(run)})"
     else:
         heap = f"{_mb(profile.peak_heap_mb)} (growth rate {profile.growth_rate:.1f}%)"
     warnings = str(run.log_counts.get("WARNING", 0))
@@ -452,7 +459,7 @@ def _line_profile(view: _View) -> list[str]:
         peak = _mb(profile.peak_heap_mb or 0.0)
         lines.append(f"Memory usage: {spark} (peak {peak}, growth rate {profile.growth_rate:.1f}%)")
     elif view.memory:
-        lines.append(f"Memory usage: {_not_sampled_short(view.run).strip()}")
+        lines.append(f"Memory usage: nothing was sampled ({_sampling(view.run)})")
     if not busy:
         lines.append(f"No file took {FILE_MIN_PERCENT:.0f}% or more of the run.")
     for file in busy:
@@ -569,7 +576,7 @@ def _peak_lines(view: _View) -> list[str]:
         for i, line in enumerate(lines[:PEAK_LINES], 1)
     ]
     if not rows:
-        return [*_heading("Top Peak Memory by Line"), _not_sampled_short(view.run)]
+        return [*_heading("Top Peak Memory by Line"), *_not_sampled_short(view.run)]
     return [*_heading("Top Peak Memory by Line"), *_ranked(rows, "><><")]
 
 
