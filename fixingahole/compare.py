@@ -12,7 +12,8 @@ Selectors, tried in this order (times are UTC):
 - a run id, `entry/YYYYMMDD_HHMMSS[_N]`: that run; `entry/PREFIX` selects that entry's runs
   whose id starts with PREFIX (e.g. `advanced/20250101` for its runs that day).
 - a date or date-time prefix, `YYYYMMDD`, `YYYYMMDD_HH`, `YYYYMMDD_HHMM` or `YYYYMMDD_HHMMSS`:
-  every run started within that day, hour, minute or second.
+  every run started within that day, hour, minute or second; `FIRST..LAST` (two such prefixes):
+  every run started from the beginning of FIRST to the end of LAST (one batch).
 - a git commit prefix (at least 4 hex digits): every run recorded at that commit.
 - a branch name: for each entry, its newest code version among the runs recorded on that branch.
 
@@ -102,7 +103,7 @@ RUN_COLUMNS = (
 MEASURING_OPTIONS = ("precision", "interval", "detailed", "trace", "args", "env", "cwd")
 
 NEAREST = 4  # runs a selector error lists
-BATCH_GAP = pd.Timedelta(seconds=60)  # a run starting later than this after the previous one
+BATCH_GAP = pd.Timedelta(seconds=10)  # a run starting later than this after the previous one
 # ended starts a new batch (for the selectors an error suggests)
 STAMP = "%Y%m%d_%H%M%S"
 PREFIX_LENGTHS = (15, 13, 11, 8)  # a stamp's second, minute, hour and day prefixes
@@ -110,6 +111,7 @@ PREFIX_LENGTHS = (15, 13, 11, 8)  # a stamp's second, minute, hour and day prefi
 _LATEST = re.compile(r"latest(?:~(\d+))?")
 _DATE = re.compile(r"(\d{8})(?:_(\d{2}|\d{4}|\d{6}))?")
 _HEX = re.compile(r"[0-9a-fA-F]{4,40}")
+_SPAN = re.compile(r"(\d{8}(?:_\d{2}|_\d{4}|_\d{6})?)\.\.(\d{8}(?:_\d{2}|_\d{4}|_\d{6})?)")
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,8 @@ def _select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
         return _select_run_id(runs, text)
     if date := _DATE.fullmatch(text):
         return _select_date(runs, date.group(1), date.group(2) or "", text)
+    if span := _SPAN.fullmatch(text):
+        return _select_span(runs, span.group(1), span.group(2), text)
     if _HEX.fullmatch(text) and not (chosen := _select_commit(runs, text.lower())).empty:
         return chosen
     on_branch = runs[runs["git_branch"] == text]
@@ -460,6 +464,21 @@ def _select_run_id(runs: pd.DataFrame, text: str) -> pd.DataFrame:
 
 
 def _select_date(runs: pd.DataFrame, day: str, clock: str, text: str) -> pd.DataFrame:
+    begin, end = _bounds(day, clock, text)
+    return _select_between(runs, begin, end, text)
+
+
+def _select_span(runs: pd.DataFrame, first: str, last: str, text: str) -> pd.DataFrame:
+    """`FIRST..LAST`: the runs from the start of FIRST's period to the end of LAST's."""
+    begin = _bounds(*_DATE.fullmatch(first).groups(""), first)[0]
+    end = _bounds(*_DATE.fullmatch(last).groups(""), last)[1]
+    if end <= begin:
+        raise UserError(f"{text!r} ends before it starts: give the earlier time first")
+    return _select_between(runs, begin, end, text)
+
+
+def _bounds(day: str, clock: str, text: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The UTC period a date or date-time prefix names: [begin, end)."""
     try:
         start = datetime.strptime(day + clock, "%Y%m%d%H%M%S"[: 6 + len(clock)])
     except ValueError:
@@ -469,7 +488,12 @@ def _select_date(runs: pd.DataFrame, day: str, clock: str, text: str) -> pd.Data
         ) from None
     length = {0: timedelta(days=1), 2: timedelta(hours=1), 4: timedelta(minutes=1)}
     begin = pd.Timestamp(start, tz="UTC")
-    end = begin + length.get(len(clock), timedelta(seconds=1))
+    return begin, begin + length.get(len(clock), timedelta(seconds=1))
+
+
+def _select_between(
+    runs: pd.DataFrame, begin: pd.Timestamp, end: pd.Timestamp, text: str
+) -> pd.DataFrame:
     started = runs["started_utc"]
     chosen = runs[(started >= begin) & (started < end)]
     if not chosen.empty:
@@ -501,11 +525,8 @@ def _suggestion(runs: pd.DataFrame) -> str:
     one entry (run ids): what a user comparing runs of one code version needs; "" when neither."""
     batches = _batches(runs)
     if len(batches) >= 2:
-        older, newer = (_time_prefix(batch, runs) for batch in batches[-2:])
-        if older and newer:
-            return (
-                f"; to compare the two newest batches, select them by time: compare {older} {newer}"
-            )
+        older, newer = (_time_selector(batch, runs) for batch in batches[-2:])
+        return f"; to compare the two newest batches, select them by time: compare {older} {newer}"
     newest = runs[runs["back"] == 0].sort_values("started_utc")
     repeated = newest[newest["entry"].duplicated(keep=False)]
     if repeated.empty:
@@ -527,16 +548,19 @@ def _batches(runs: pd.DataFrame) -> list[pd.DataFrame]:
     return [ordered[numbers == n] for n in range(1, int(numbers[-1]) + 1)] if len(ordered) else []
 
 
-def _time_prefix(batch: pd.DataFrame, runs: pd.DataFrame) -> str | None:
-    """The finest date-time prefix that selects exactly the batch's runs, if one does."""
+def _time_selector(batch: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """The finest date-time prefix that selects exactly the batch's runs, else the span from
+    its first run's second to its last's (`FIRST..LAST`: no other run starts in between)."""
     stamps = batch["started_utc"].dt.strftime(STAMP)
     for length in PREFIX_LENGTHS:
         prefixes = set(stamps.str[:length])
         if len(prefixes) == 1:
             prefix = prefixes.pop()
             covered = runs["started_utc"].dt.strftime(STAMP).str.startswith(prefix)
-            return prefix if covered.sum() == len(batch) else None
-    return None
+            if covered.sum() == len(batch):
+                return prefix
+            break
+    return f"{stamps.iloc[0]}..{stamps.iloc[-1]}"
 
 
 def _select_commit(runs: pd.DataFrame, prefix: str) -> pd.DataFrame:
