@@ -136,7 +136,8 @@ class Progress:
             f"[{index + 1}/{len(self.jobs)}] {job.entry.name}{rounds}: "
             f"{_clock(elapsed)} elapsed{eta}"
         )
-        if self.live and not job.entry.options.verbose:  # nothing else prints while it runs
+        quiet = not (job.entry.options.verbose or job.entry.options.live)
+        if self.live and quiet:  # nothing else prints while it runs: redraw in place
             self.err.write(f"{CLEAR_LINE}{text}")
             self.showing = True
         else:
