@@ -119,8 +119,8 @@ class Progress:
         self.estimates = dict(estimates)
         self.seen: dict[str, list[float]] = {}
         self.start = time.perf_counter()
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
         self.live = is_terminal(self.err)  # the progress line is redrawn in place
         self.colour = is_terminal(self.out) and not os.environ.get("NO_COLOR")
         self.label_width = max((len(job.label) for job in jobs), default=0)

@@ -37,6 +37,7 @@ RUN_HEAP_WIDTH = len("heap 100.0 MB")  # pushes the cells after it right
 RUN_TOP_WIDTH = 24
 STATUS_COLOURS = {"ok": "\033[32m", "no-samples": "\033[33m", "failed": "\033[31m"}
 UNSAMPLED = "No allocation in the profiled code was sampled"
+NO_PEAK = "  Allocations were sampled, but Scalene attributed no peak to any of them."
 FINER = 4  # --precision steps suggested when nothing was sampled (each halves the window)
 
 
@@ -275,7 +276,8 @@ def _top_memory(view: _View) -> list[str]:
     heavy = sorted((f for f in view.functions if f.peak_mb > 0), key=lambda f: -f.peak_mb)
     heavy = heavy[: view.top]
     if not heavy:
-        return [*_heading("Top Functions by Memory Usage (peak)"), *_not_sampled(view.run)]
+        why = [NO_PEAK] if view.allocations_sampled else _not_sampled(view.run)
+        return [*_heading("Top Functions by Memory Usage (peak)"), *why]
     rows = [
         (f"{i}.", f.name, _mb(f.peak_mb), f"{_mb(f.malloc_mb)} allocated", _where(view, f))
         for i, f in enumerate(heavy, 1)
@@ -458,7 +460,7 @@ def _line_profile(view: _View) -> list[str]:
         spark = _sparkline([mb for _, mb in profile.heap_timeline], profile.peak_heap_mb or 0.0)
         peak = _mb(profile.peak_heap_mb or 0.0)
         lines.append(f"Memory usage: {spark} (peak {peak}, growth rate {profile.growth_rate:.1f}%)")
-    elif view.memory:
+    elif view.memory and not view.allocations_sampled:
         lines.append(f"Memory usage: nothing was sampled ({_sampling(view.run)})")
     if not busy:
         lines.append(f"No file took {FILE_MIN_PERCENT:.0f}% or more of the run.")
@@ -576,7 +578,8 @@ def _peak_lines(view: _View) -> list[str]:
         for i, line in enumerate(lines[:PEAK_LINES], 1)
     ]
     if not rows:
-        return [*_heading("Top Peak Memory by Line"), *_not_sampled_short(view.run)]
+        why = [NO_PEAK] if view.allocations_sampled else _not_sampled_short(view.run)
+        return [*_heading("Top Peak Memory by Line"), *why]
     return [*_heading("Top Peak Memory by Line"), *_ranked(rows, "><><")]
 
 
