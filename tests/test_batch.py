@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
 import re
 import subprocess
 import sys
@@ -209,6 +211,36 @@ def test_progress_is_a_status_line_on_a_terminal_and_plain_lines_elsewhere(monke
     assert live_err.count("\r\033[K") == 4 and "\n" not in live_err  # drawn, then erased
     assert "\033[32mok" in live_out  # a coloured status
     assert re.sub(r"\033\[\d+m", "", live_out) == out
+
+
+def test_a_batch_on_a_real_terminal_redraws_its_status_line(project: Path):
+    """Under a pseudo-terminal: the status line is drawn and erased, the run line stays."""
+    write(project / "t.py", SPIN.format(rounds=5, tail=""))
+    write(project / "profiles.toml", '[profiles.t]\npath = "t.py"\n')
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fixingahole", "profile-all"],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "TERM": "xterm", "NO_COLOR": ""},
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert child.wait(timeout=120) == 0
+    text = seen.decode()
+    assert "\r\033[K[1/1] t: 0:00 elapsed\r\033[K" in text  # drawn, then erased
+    assert re.search(r"t  \033\[32mok +\033\[0m +\d+\.\d\d s  spin", text)
 
 
 def test_runs_task_lists_the_store(batch_project: Path, batch_run, monkeypatch, capsys):
