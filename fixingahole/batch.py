@@ -2,9 +2,9 @@
 
 What a batch prints: before each run a progress line (stderr), after it one line for the run
 (stdout; `run_line`), or its full Profile Summary for an entry with `verbose`, and at the end the
-closing table (`summary_table`). On a terminal the progress line is a status line redrawn in place
-and the status is coloured; anywhere else (CI logs, files, pipes) every line is plain text with no
-carriage return or escape sequence.
+closing table (`summary_table`). When stdout and stderr are both a terminal the progress line is a
+status line redrawn in place; the status is coloured when stdout is one. Anywhere else (CI logs,
+files, pipes) every line is plain text with no carriage return or escape sequence.
 """
 
 from __future__ import annotations
@@ -121,7 +121,9 @@ class Progress:
         self.start = time.perf_counter()
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
-        self.live = is_terminal(self.err)  # the progress line is redrawn in place
+        # the progress line is redrawn in place only when both streams reach the terminal
+        # directly (through `| tee` the run lines would arrive late, inside the next status line)
+        self.live = is_terminal(self.err) and is_terminal(self.out)
         self.colour = is_terminal(self.out) and not os.environ.get("NO_COLOR")
         self.label_width = max((len(job.label) for job in jobs), default=0)
         self.heap_column = any(job.entry.options.mode == "memory" for job in jobs)
