@@ -21,6 +21,7 @@ A selector that matches nothing is a UserError that lists the nearest runs (ids 
 times) and, where runs of one code version are what the user likely meant (`latest~1` with one
 version), the selectors that would compare them: the two newest batches by time prefix (a batch
 being runs each started within BATCH_GAP of the end of the one before), else two repeats by run id.
+With one selector and no earlier code version, a header warning shows the same selectors.
 
 With one selector, B is what it selects and A is, for each entry in B, the newest code version
 among that entry's runs older than B's oldest run of it (so `compare latest` is
@@ -283,6 +284,9 @@ def compare(
         side_a, side_b = _select(table, a), _select(table, b)
         selectors = (a, b)
     header = _header(side_a, side_b, selectors, metric, threshold, alpha, fail_on_regression)
+    if b is None and side_a.empty:  # one code version: say how to compare its batches
+        nothing = f"no earlier code version precedes {a}{_suggestion(table)}"
+        header = replace(header, warnings=(*header.warnings, nothing))
     by_entry_a, by_entry_b = _runs_by_entry(side_a), _runs_by_entry(side_b)
     compared = [
         _compare_entry(name, by_entry_a.get(name, []), by_entry_b.get(name, []), header)

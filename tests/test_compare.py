@@ -297,6 +297,12 @@ def test_latest_1_with_one_version_names_the_batches_by_time() -> None:
         message
     )
     assert "\n" not in message
+    alone = compare(runs, NO_FUNCTIONS, "latest")  # nothing before it: a warning says the same
+    assert alone.exit_code == 2
+    assert alone.header.warnings[-1] == (
+        "no earlier code version precedes latest; to compare the two newest batches, select "
+        "them by time: compare 20261130_0150 20261130_0152"
+    )
     suggested = compare(runs, NO_FUNCTIONS, "20261130_0150", "20261130_0152")
     assert selected(suggested, "a") == {"a/20261130_015023", "b/20261130_015025"}
     assert selected(suggested, "b") == {"a/20261130_015201", "b/20261130_015203"}
