@@ -527,9 +527,9 @@ def _nearest(runs: pd.DataFrame, count: int = NEAREST) -> pd.DataFrame:
 def _suggestion(runs: pd.DataFrame) -> str:
     """The selectors that compare the two newest batches (time prefixes), else two repeats of
     one entry (run ids): what a user comparing runs of one code version needs; "" when neither."""
-    batches = _batches(runs)
-    if len(batches) >= 2:
-        older, newer = (_time_selector(batch, runs) for batch in batches[-2:])
+    batches = _newest_batches(runs, 2)
+    if len(batches) == 2:
+        older, newer = (_time_selector(batch, runs) for batch in batches)
         return f"; to compare the two newest batches, select them by time: compare {older} {newer}"
     newest = runs[runs["back"] == 0].sort_values("started_utc")
     repeated = newest[newest["entry"].duplicated(keep=False)]
@@ -540,16 +540,19 @@ def _suggestion(runs: pd.DataFrame) -> str:
     return f"; to compare two runs, give their ids: compare {pair[0]} {pair[1]}"
 
 
-def _batches(runs: pd.DataFrame) -> list[pd.DataFrame]:
-    """The runs split into batches, oldest first: a batch ends where no run starts within
-    BATCH_GAP of the end of the runs before it."""
+def _newest_batches(runs: pd.DataFrame, count: int) -> list[pd.DataFrame]:
+    """The newest `count` batches (fewer when there are fewer), oldest first: a batch ends where
+    no run starts within BATCH_GAP of the end of the runs before it."""
+    if runs.empty:
+        return []
     ordered = runs.sort_values(["started_utc", "run_id"])
     ends = ordered["started_utc"] + pd.to_timedelta(ordered["wall_s"].fillna(0), unit="s")
     latest_end = ends.cummax().shift()
     new_batch = (ordered["started_utc"] > latest_end + BATCH_GAP).to_numpy(copy=True)
-    new_batch[:1] = True
-    numbers = np.cumsum(new_batch)
-    return [ordered[numbers == n] for n in range(1, int(numbers[-1]) + 1)] if len(ordered) else []
+    new_batch[0] = True
+    starts = np.flatnonzero(new_batch)[-count:]
+    bounds = [*starts, len(ordered)]
+    return [ordered.iloc[bounds[i] : bounds[i + 1]] for i in range(len(starts))]
 
 
 def _time_selector(batch: pd.DataFrame, runs: pd.DataFrame) -> str:
