@@ -1,18 +1,28 @@
-"""Run manifest entries one at a time, repeats interleaved, with progress and a closing table."""
+"""Run manifest entries one at a time, repeats interleaved, with progress and a closing table.
+
+What a batch prints: before each run a progress line (stderr), after it one line for the run
+(stdout; `run_line`), or its full Profile Summary for an entry with `verbose`, and at the end the
+closing table (`summary_table`). When stdout and stderr are both a terminal the progress line is a
+status line redrawn in place; the status is coloured when stdout is one. Anywhere else (CI logs,
+files, pipes) every line is plain text with no carriage return or escape sequence.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import median
+from typing import TextIO
 
 from fixingahole.config import Settings
 from fixingahole.manifest import Entry
 from fixingahole.profiling import RunOutcome
 
 BATCH_EXIT = {"ok": 0, "failed": 1, "interrupted": 130}
+CLEAR_LINE = "\r\033[K"  # back to the line's start and erase it (terminals only)
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,11 @@ class Job:
     entry: Entry
     round: int  # 1-based
     rounds: int
+
+    @property
+    def label(self) -> str:
+        """The entry's name, with `#r` when it runs more than once."""
+        return self.entry.name if self.rounds == 1 else f"{self.entry.name} #{self.round}"
 
 
 @dataclass
@@ -79,6 +94,8 @@ def run_batch(
         Parallel(n_jobs=1, backend="sequential")(delayed(run)(i, j) for i, j in enumerate(jobs))
     except KeyboardInterrupt:
         result.interrupted = True
+    finally:
+        progress.clear()
     return result
 
 
@@ -87,30 +104,63 @@ def _any_failed(result: BatchResult) -> bool:
 
 
 class Progress:
-    """Prints `[i/N] entry (round r/R)  elapsed  ~remaining` before each job."""
+    """`[i/N] entry (round r/R): elapsed, about M:SS left` before each job (to `err`), and the
+    job's run line after it (to `out`) unless the entry is verbose."""
 
-    def __init__(self, jobs: Sequence[Job], estimates: dict[str, float]):
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        estimates: dict[str, float],
+        *,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ):
         self.jobs = jobs
         self.estimates = dict(estimates)
         self.seen: dict[str, list[float]] = {}
         self.start = time.perf_counter()
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        # the progress line is redrawn in place only when both streams reach the terminal
+        # directly (through `| tee` the run lines would arrive late, inside the next status line)
+        self.live = is_terminal(self.err) and is_terminal(self.out)
+        self.colour = is_terminal(self.out) and not os.environ.get("NO_COLOR")
+        self.label_width = max((len(job.label) for job in jobs), default=0)
+        self.heap_column = any(job.entry.options.mode == "memory" for job in jobs)
+        self.showing = False  # a status line is on the terminal, to be cleared
 
     def starting(self, index: int, job: Job) -> None:
         elapsed = time.perf_counter() - self.start
         remaining = self._remaining(index)
         eta = f", about {_clock(remaining)} left" if remaining is not None else ""
         rounds = f" (round {job.round}/{job.rounds})" if job.rounds > 1 else ""
-        print(
+        text = (
             f"[{index + 1}/{len(self.jobs)}] {job.entry.name}{rounds}: "
-            f"{_clock(elapsed)} elapsed{eta}",
-            file=sys.stderr,
-            flush=True,
+            f"{_clock(elapsed)} elapsed{eta}"
         )
+        quiet = not (job.entry.options.verbose or job.entry.options.live)
+        if self.live and quiet:  # nothing else prints while it runs: redraw in place
+            self.err.write(f"{CLEAR_LINE}{text}")
+            self.showing = True
+        else:
+            self.err.write(f"{text}\n")
+        self.err.flush()
 
     def finished(self, job: Job, outcome: RunOutcome) -> None:
         wall = outcome.summary.get("wall_s")
         if wall is not None:
             self.seen.setdefault(job.entry.name, []).append(wall)
+        self.clear()
+        if not job.entry.options.verbose:
+            line = run_line(job, outcome, self.label_width, self.heap_column, self.colour)
+            print(line, file=self.out, flush=True)
+
+    def clear(self) -> None:
+        """Erase the status line, if one is showing."""
+        if self.showing:
+            self.err.write(CLEAR_LINE)
+            self.err.flush()
+            self.showing = False
 
     def _remaining(self, index: int) -> float | None:
         """Expected time of the jobs from `index` on: this batch's runs, else the store's."""
@@ -122,6 +172,30 @@ class Progress:
                 return None
             total += guess
         return total
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """True when `stream` is an interactive terminal that understands escape sequences."""
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+def run_line(
+    job: Job,
+    outcome: RunOutcome,
+    label_width: int = 0,
+    heap_column: bool = True,
+    colour: bool = False,
+) -> str:
+    """The one line a batch prints for a finished run (see `report.text.render_run_line`)."""
+    from fixingahole.report.text import render_run_line
+
+    summary = {"run_id": outcome.run_id, "status": outcome.status, **outcome.summary}
+    return render_run_line(
+        summary, job.label, label_width=label_width, heap_column=heap_column, colour=colour
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -140,7 +214,7 @@ def summary_table(result: BatchResult) -> str:
         top = s.get("functions") or []
         rows.append(
             [
-                job.entry.name if job.rounds == 1 else f"{job.entry.name} #{job.round}",
+                job.label,
                 outcome.status,
                 _fmt(s.get("wall_s"), "{:.2f}"),
                 _fmt(s.get("cpu_s"), "{:.2f}"),

@@ -228,6 +228,13 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, metavar="SECONDS", help="stop a script that runs longer than this"
     )
     parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=None,
+        help="in a batch, print each run's full Profile Summary instead of one line "
+        "(a single profile always prints it)",
+    )
+    parser.add_argument(
         "--top", type=int, default=10, metavar="N", help="functions listed in each top table"
     )
     parser.add_argument(
@@ -348,6 +355,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "live": args.live,
         "timeout": args.timeout,
         "args": args.script_args or None,
+        "verbose": args.verbose,
     }
 
 
@@ -419,6 +427,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         manifest=args.manifest,
         repeat=args.repeat,
         alpha=args.alpha,
+        top=args.top,
     )
 
 

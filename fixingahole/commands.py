@@ -53,8 +53,10 @@ def profile(
     settings = where.settings()
     manifest_path = _manifest_path(manifest, settings)
     if _could_be_entry(name) and manifest_path.is_file():
-        entries = {e.name for e in load_manifest(manifest_path, settings).entries}
+        entries = {e.name: e for e in load_manifest(manifest_path, settings).entries}
         if name in entries:
+            if entries[name].repeat == 1:  # one run: a single profile, shown in full
+                overrides = {**overrides, "verbose": True}
             return profile_all(where, overrides, manifest=manifest_path, only=(name,), top=top)
     target = find_target(name, settings)
     options = ProfileOptions.from_values(**overrides)
@@ -82,7 +84,8 @@ def profile_all(
     dry_run: bool = False,
     top: int = 10,
 ) -> int:
-    """Run manifest entries one at a time; print progress and a closing table."""
+    """Run manifest entries one at a time; print progress, a line per run (its full summary for
+    a verbose entry) and a closing table."""
     from fixingahole.batch import summary_table
 
     result = _run_entries(
@@ -115,13 +118,14 @@ def calibrate(
     repeat: int = 10,
     alpha: float = 0.05,
     compare_repeat: int = 5,
+    top: int = 10,
 ) -> int:
     """Profile one entry `repeat` times and report its noise, a threshold and a repeat count."""
     from fixingahole.stats import noise_report
 
     if repeat < 2:
         raise UserError(f"calibrate needs --repeat 2 or more to measure noise, got {repeat}")
-    result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=0, echo=False)
+    result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=top)
     timings = [o.summary["wall_s"] for _, o in result.outcomes if o.status == "ok"]
     if result.interrupted or len(timings) < 2:
         raise UserError(f"{name}: fewer than 2 successful runs; fix the entry and run again")
@@ -142,7 +146,6 @@ def _run_entries(
     fail_fast: bool = False,
     dry_run: bool = False,
     top: int = 10,
-    echo: bool = True,
 ):
     """Plan and run the selected entries; None for a dry run (the plan is printed instead)."""
     from fixingahole.batch import plan, run_batch
@@ -176,7 +179,7 @@ def _run_entries(
             entry=job.entry.name,
             tags=job.entry.tags,
             top=top,
-            echo=echo,
+            echo=job.entry.options.verbose,  # else the batch prints one line for the run
         )
 
     return run_batch(

@@ -34,6 +34,7 @@ class ProfileOptions:
     env: Mapping[str, str] = field(default_factory=dict, hash=False)  # added to the environment
     cwd: Path | None = None  # the script's working directory
     timeout: float | None = None  # seconds before the script is stopped
+    verbose: bool = False  # in a batch, print this run's full Profile Summary, not one line
 
     @classmethod
     def from_values(cls, **values: object) -> ProfileOptions:
@@ -171,6 +172,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "env": _environment,
     "cwd": _folder,
     "timeout": _seconds,
+    "verbose": _flag,
 }
 
 

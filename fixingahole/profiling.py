@@ -122,6 +122,7 @@ def profile_target(
         cpu_s=result.cpu_s,
         max_rss_mb=result.max_rss_mb,
         mode=options.mode,
+        precision=options.precision,
         log_counts=dict(result.log_counts),
         detailed=options.detailed,
         trace=options.trace,

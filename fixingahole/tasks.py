@@ -39,6 +39,7 @@ PROFILE_HELP = {
     "timeout": "stop a script that runs longer than SECONDS",
     "arg": "an argument for the script (repeatable)",
     "ignore": "a folder not searched and not reported (repeatable)",
+    "verbose": "in a batch, print each run's full Profile Summary instead of one line",
 }
 TOP_HELP = {"top": "functions listed in each top table"}
 
@@ -79,6 +80,7 @@ def _overrides(flags: Mapping[str, Any]) -> dict:
         "live": number("live", float),
         "timeout": number("timeout", float),
         "args": tuple(flags["arg"]) if flags["arg"] else None,
+        "verbose": True if flags.get("verbose") else None,
     }
 
 
@@ -118,6 +120,7 @@ def profile(
     top=10,
     ignore=None,
     interval=None,  # last: earlier flags keep their short forms
+    verbose=False,
 ):
     """Profile one manifest entry, or any script or notebook, under Scalene."""
     overrides = _overrides(locals())
@@ -157,6 +160,7 @@ def profile_all(
     top=10,
     ignore=None,
     interval=None,  # last: earlier flags keep their short forms
+    verbose=False,
 ):
     """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
     overrides = _overrides(locals())
@@ -274,6 +278,7 @@ def calibrate(
     arg=None,
     ignore=None,
     interval=None,  # last: earlier flags keep their short forms
+    verbose=False,
 ):
     """Profile an entry several times; report its noise and suggest --threshold and --repeat."""
     overrides = _overrides(locals())

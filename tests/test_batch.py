@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +15,10 @@ import pytest
 from invoke import Program
 
 import fixingahole
+from fixingahole.batch import Progress, plan
+from fixingahole.manifest import Entry
+from fixingahole.options import ProfileOptions
+from fixingahole.profiling import RunOutcome
 from fixingahole.store import Store
 from fixingahole.tasks import ns
 from tests.conftest import write
@@ -104,6 +112,137 @@ def test_batch_prints_progress_and_a_closing_table(batch_run):
         assert word in table
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # any control character but tab and newline
+
+
+def test_batch_prints_one_line_per_run_and_no_summaries(batch_run):
+    """Not on a terminal: a plain line per finished run before the table, and nothing else."""
+    out, err = batch_run.stdout, batch_run.stderr
+    assert "Profile Summary" not in out and "Run folder" not in out
+    lines = out[: out.rindex("entry")].strip().splitlines()
+    starts = [line.split()[:2] for line in lines if not line.startswith(" ")]
+    assert starts == [["first", "ok"], ["fails", "failed"], ["hangs", "timeout"], ["last", "ok"]]
+    for line in lines:
+        if not line.startswith(" "):
+            assert re.search(r"\d+\.\d\d s  .*spin \(\d+\.\d%\)  +\w+/\d{8}_\d{6}$", line)
+    assert any("failed: " in line and "ValueError: bad input row 7" in line for line in lines)
+    assert err.count("\n") >= 4 and "[3/4] hangs" in err
+    assert not CONTROL.search(out) and not CONTROL.search(err), "no \\r or colours in a log"
+
+
+def test_verbose_prints_each_full_summary(project: Path, capsys):
+    """The manifest's verbose = true, and --verbose on the command line and the task."""
+    write(project / "a.py", SPIN.format(rounds=5, tail=""))
+    write(project / "b.py", SPIN.format(rounds=5, tail=""))
+    write(
+        project / "profiles.toml",
+        '[profiles.a]\npath = "a.py"\nverbose = true\n\n[profiles.b]\npath = "b.py"\n',
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "fixingahole", "profile-all"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    runs = done.stdout[: done.stdout.rindex("\nentry")]  # what came before the closing table
+    assert runs.count("Profile Summary") == 1  # a's, not b's
+    assert re.search(r"^b +ok +\d", runs, re.M) and not re.search(r"^a +ok", runs, re.M)
+    assert not CONTROL.search(done.stdout + done.stderr)
+    capsys.readouterr()
+    assert invoke("profile-all", "--only", "b", "--verbose") == 0
+    out = capsys.readouterr().out
+    runs = out[: out.rindex("\nentry")]
+    assert "Profile Summary" in runs and "Run folder" in runs
+    assert not re.search(r"^b +ok +\d", runs, re.M)
+
+
+class Terminal(io.StringIO):
+    """What the batch writes to a terminal, kept as text."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def progress_of(stream_type, monkeypatch) -> tuple[str, str]:
+    """What a two-job batch's progress writes to streams of one type, as plain lines or live."""
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    entry = Entry("small", Path("small.py"), ProfileOptions(mode="memory"))
+    jobs = plan([entry], repeat=2)
+    out, err = stream_type(), stream_type()
+    progress = Progress(jobs, {}, out=out, err=err)
+    summary = {
+        "status": "ok",
+        "wall_s": 1.5,
+        "peak_heap_mb": 12.0,
+        "functions": [{"name": "spin", "percent": 80.0}],
+    }
+    for index, job in enumerate(jobs):
+        progress.starting(index, job)
+        run_id = f"small/20261130_01502{index}"
+        progress.finished(job, RunOutcome(run_id, Path(run_id), "ok", 0, summary))
+    return out.getvalue(), err.getvalue()
+
+
+def test_progress_is_a_status_line_on_a_terminal_and_plain_lines_elsewhere(monkeypatch):
+    out, err = progress_of(io.StringIO, monkeypatch)
+    assert not CONTROL.search(out + err)
+    assert err.splitlines() == [
+        "[1/2] small (round 1/2): 0:00 elapsed",
+        "[2/2] small (round 2/2): 0:00 elapsed, about 0:02 left",
+    ]
+    assert out.splitlines()[1].split() == [
+        "small",
+        "#2",
+        "ok",
+        "1.50",
+        "s",
+        "heap",
+        "12.0",
+        "MB",
+        "spin",
+        "(80.0%)",
+        "small/20261130_015021",
+    ]
+    live_out, live_err = progress_of(Terminal, monkeypatch)
+    assert live_err.count("\r\033[K") == 4 and "\n" not in live_err  # drawn, then erased
+    assert "\033[32mok" in live_out  # a coloured status
+    assert re.sub(r"\033\[\d+m", "", live_out) == out
+
+
+def test_a_batch_on_a_real_terminal_redraws_its_status_line(project: Path):
+    """Under a pseudo-terminal: the status line is drawn and erased, the run line stays."""
+    write(project / "t.py", SPIN.format(rounds=5, tail=""))
+    write(project / "profiles.toml", '[profiles.t]\npath = "t.py"\n')
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fixingahole", "profile-all"],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "TERM": "xterm", "NO_COLOR": ""},
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert child.wait(timeout=120) == 0
+    text = seen.decode()
+    assert "\r\033[K[1/1] t: 0:00 elapsed\r\033[K" in text  # drawn, then erased
+    assert re.search(r"t  \033\[32mok +\033\[0m +\d+\.\d\d s  spin", text)
+
+
 def test_runs_task_lists_the_store(batch_project: Path, batch_run, monkeypatch, capsys):
     monkeypatch.chdir(batch_project)
     assert invoke("runs", "--entry", "fails") == 0
@@ -129,13 +268,18 @@ def test_repeats_are_interleaved(project: Path, capsys):
     )
     assert invoke("profile-all", "--repeat", "2") == 0
     assert list(stored_runs(project)["entry"]) == ["a", "b", "a", "b"]
-    assert "(round 2/2)" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "(round 2/2)" in err
+    assert "Profile Summary" not in out
+    lines = [line.split()[:3] for line in out[: out.index("\nentry")].strip().splitlines()]
+    assert lines == [["a", "#1", "ok"], ["b", "#1", "ok"], ["a", "#2", "ok"], ["b", "#2", "ok"]]
 
 
-def test_profile_task_runs_an_entry_or_a_file(project: Path):
+def test_profile_task_runs_an_entry_or_a_file(project: Path, capsys):
     write(project / "tool.py", SPIN.format(rounds=5, tail=""))
     write(project / "profiles.toml", '[profiles.named]\npath = "tool.py"\nmode = "memory"\n')
     assert invoke("profile", "named") == 0
+    assert "Profile Summary" in capsys.readouterr().out  # one run of an entry: in full
     assert invoke("profile", "tool.py", "--arg", "x y") == 0
     runs = stored_runs(project)
     assert list(runs["entry"]) == ["named", "tool"]

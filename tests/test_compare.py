@@ -284,6 +284,60 @@ def test_an_unknown_selector_lists_branches_and_newest_runs() -> None:
         compare(runs, NO_FUNCTIONS, " ", "latest")
 
 
+def test_latest_1_with_one_version_names_the_batches_by_time() -> None:
+    """Two batches at one commit: latest~1 cannot tell them apart, a time prefix can."""
+    stamps = ("20261130_015023", "20261130_015025", "20261130_015201", "20261130_015203")
+    runs = frame([run(entry, stamp) for stamp, entry in zip(stamps, "abab", strict=True)])
+    with pytest.raises(UserError) as caught:
+        compare(runs, NO_FUNCTIONS, "latest~1", "latest")
+    message = str(caught.value)
+    assert message.startswith("latest~1 matches no runs: the entries have one code version")
+    assert "select them by time: compare 20261130_0150 20261130_0152" in message
+    assert "a/20261130_015201 (2026-11-30 01:52:01), b/20261130_015203 (2026-11-30 01:52:03)" in (
+        message
+    )
+    assert "\n" not in message
+    alone = compare(runs, NO_FUNCTIONS, "latest")  # nothing before it: a warning says the same
+    assert alone.exit_code == 2
+    assert alone.header.warnings[-1] == (
+        "no earlier code version precedes latest; to compare the two newest batches, select "
+        "them by time: compare 20261130_0150 20261130_0152"
+    )
+    suggested = compare(runs, NO_FUNCTIONS, "20261130_0150", "20261130_0152")
+    assert selected(suggested, "a") == {"a/20261130_015023", "b/20261130_015025"}
+    assert selected(suggested, "b") == {"a/20261130_015201", "b/20261130_015203"}
+
+
+def test_batches_across_a_minute_are_named_by_a_span() -> None:
+    """No prefix holds a batch that crosses a minute next to another: FIRST..LAST does."""
+    stamps = ("20261130_015958", "20261130_020002", "20261130_020040", "20261130_020042")
+    runs = frame([run(entry, stamp) for stamp, entry in zip(stamps, "abab", strict=True)])
+    with pytest.raises(UserError) as caught:
+        compare(runs, NO_FUNCTIONS, "latest~1", "latest")
+    suggested = "compare 20261130_015958..20261130_020002 20261130_020040..20261130_020042"
+    assert suggested in str(caught.value)
+    comparison = compare(runs, NO_FUNCTIONS, *suggested.split()[1:])
+    assert selected(comparison, "a") == {"a/20261130_015958", "b/20261130_020002"}
+    assert selected(comparison, "b") == {"a/20261130_020040", "b/20261130_020042"}
+    every = {f"{entry}/{stamp}" for entry, stamp in zip("abab", stamps, strict=True)}
+    assert selected(compare(runs, NO_FUNCTIONS, "20261130_0159..20261130_0200"), "b") == every
+    with pytest.raises(UserError, match="ends before it starts"):
+        compare(runs, NO_FUNCTIONS, "20261130_02..20261130_01")
+    with pytest.raises(UserError, match=r"no runs started in 20261201\.\.20261202 \(UTC\)"):
+        compare(runs, NO_FUNCTIONS, "20261201..20261202")
+
+
+def test_latest_1_with_repeats_in_one_batch_names_two_run_ids() -> None:
+    runs = frame([run("e", f"20261130_0150{second}") for second in (23, 25, 27)])
+    with pytest.raises(UserError) as caught:
+        compare(runs, NO_FUNCTIONS, "latest~1")
+    message = str(caught.value)
+    assert "give their ids: compare e/20261130_015025 e/20261130_015027" in message
+    assert "e/20261130_015023 (2026-11-30 01:50:23)" in message
+    suggested = compare(runs, NO_FUNCTIONS, "e/20261130_015025", "e/20261130_015027")
+    assert [entry.verdict for entry in suggested.entries] == ["unchanged"]
+
+
 def test_entries_and_tags_narrow_the_entries() -> None:
     runs = frame(
         [

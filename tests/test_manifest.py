@@ -254,8 +254,9 @@ def test_no_entries(root: Path) -> None:
         (
             "colour = 3",
             "colour: unknown key; known keys: path, mode, precision, interval, detailed, "
-            "trace, log_level, no_plots, ignore, args, env, cwd, timeout, repeat, tags",
+            "trace, log_level, no_plots, ignore, args, env, cwd, timeout, verbose, repeat, tags",
         ),
+        ('verbose = "yes"', "verbose: must be true or false, got 'yes'"),
     ],
 )
 def test_each_entry_problem_names_the_entry_and_the_key(

@@ -87,6 +87,7 @@ def test_from_values_treats_none_as_not_given() -> None:
         ("env", ["A=1"], "env: must be a table of strings (NAME = \"value\"), got ['A=1']"),
         ("cwd", 3, "cwd: must be a folder path, got 3"),
         ("cwd", "", "cwd: must be a folder path, got ''"),
+        ("verbose", "yes", "verbose: must be true or false, got 'yes'"),
     ],
 )
 def test_each_validation_message(name: str, value: object, message: str) -> None:
@@ -100,6 +101,7 @@ def test_each_validation_message(name: str, value: object, message: str) -> None
 
 def test_to_argv_of_defaults_is_empty() -> None:
     assert ProfileOptions().to_argv() == []
+    assert ProfileOptions(verbose=True).to_argv() == []  # how a batch shows it: not the profile
 
 
 def test_to_argv_reproduces_every_flag() -> None:

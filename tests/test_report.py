@@ -18,6 +18,7 @@ import pytest
 
 from fixingahole.locations import Locator
 from fixingahole.notebook import Cell, CellMap
+from fixingahole.options import allocation_window
 from fixingahole.profile import Frame, Profile, StackSample, load_profile
 from fixingahole.report import RunInfo
 from fixingahole.report.folded import render_folded
@@ -269,6 +270,42 @@ def test_memory_sections_only_in_memory_mode(cpu_report, memory_report):
         assert title in memory_report
         assert title not in cpu_report
     assert re.search(r"^Heap peak: +not measured \(profile with --memory\)$", cpu_report, re.M)
+
+
+SPIN_ONLY = """\
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+spin(4_000_000)
+"""
+
+
+def test_memory_sections_say_when_nothing_was_sampled(project):
+    """A script that allocates next to nothing: every memory section is there and says why it
+    is empty, with the sampling window of the precision in effect and how to sample finer."""
+    script = project / "spin_only.py"
+    script.write_text(SPIN_ONLY, encoding="utf-8")
+    window = str(allocation_window(3))  # what `fixingahole profile --precision 3` passes
+    run = run_scalene(project, script, "memory", "--allocation-sampling-window", window)
+    assert not any(line.peak_mb or line.malloc_mb for line in run.profile.lines)
+    report = render_report(run.profile, run_info("memory", precision=3), Locator(project))
+    memory = section(report, "Top Functions by Memory Usage (peak)")
+    assert "No allocation in the profiled code was sampled: at --precision 3 Scalene\n" in memory
+    assert "samples allocations about every 1.3 MB" in memory
+    assert "--precision 7 (about every\n  80 kB; slower)" in memory
+    peaks = section(report, "Top Peak Memory by Line")
+    assert "(about every 1.3 MB at --precision 3; a higher one samples finer)" in peaks
+    assert "none detected (no allocation was sampled)" in section(report, "Possible Memory Leaks")
+    assert "Memory usage: nothing was sampled (about every 1.3 MB at --precision 3)" in report
+    assert re.search(r"^Heap peak: +nothing was sampled \(about every 1\.3 MB", report, re.M)
+    finest = render_summary(run.profile, run_info("memory", precision=10), Locator(project))
+    assert "even at the finest granularity\n  (--precision 10: about every 10 kB)" in finest
+    cpu = render_summary(run.profile, run_info("cpu"), Locator(project))
+    assert "by Memory Usage" not in cpu and "No allocation" not in cpu  # not asked for
 
 
 def test_peak_memory_lines_point_at_the_allocation(memory_run, memory_report):

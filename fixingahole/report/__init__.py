@@ -25,6 +25,7 @@ class RunInfo:
     cpu_s: float = 0.0  # user + system of the whole process tree
     max_rss_mb: float = 0.0
     mode: str = "cpu"  # "cpu" or "memory"
+    precision: int = 0  # memory sampling granularity (options.allocation_window)
     log_counts: Mapping[str, int] = field(default_factory=dict)  # level name -> records captured
     detailed: bool = False  # libraries were profiled too: group them by package
     trace: bool = True  # call stacks were collected: print the stack trace summary

@@ -7,10 +7,11 @@ that percentage of Scalene's elapsed time. Function figures are self time.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fixingahole.locations import Locator
+from fixingahole.options import PRECISION_MAX, allocation_window
 from fixingahole.profile import FileStat, Frame, FunctionStat, LineStat, Profile, StackSample
 from fixingahole.report import RunInfo, reported_files
 
@@ -31,6 +32,13 @@ NO_SAMPLES = (
     "of well under a second), or that its code lives where Scalene does not look: inside",
     "the Python installation, or outside the program's folder without --detailed.",
 )
+RUN_STATUS_WIDTH = len("no-samples")  # the widths of a run line's cells; a longer value
+RUN_HEAP_WIDTH = len("heap 100.0 MB")  # pushes the cells after it right
+RUN_TOP_WIDTH = 24
+STATUS_COLOURS = {"ok": "\033[32m", "no-samples": "\033[33m", "failed": "\033[31m"}
+UNSAMPLED = "No allocation in the profiled code was sampled"
+NO_PEAK = "  Allocations were sampled, but Scalene attributed no peak to any of them."
+FINER = 4  # --precision steps suggested when nothing was sampled (each halves the window)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,15 @@ class _View:
     @property
     def memory(self) -> bool:
         return self.run.memory
+
+    @property
+    def allocations_sampled(self) -> bool:
+        """True when Scalene sampled an allocation in a reported file."""
+        return any(
+            stat.peak_mb > 0 or stat.malloc_mb > 0
+            for file in self.files
+            for stat in (*file.lines, *file.functions)
+        )
 
     @property
     def elapsed_s(self) -> float:
@@ -80,6 +97,42 @@ def render_summary(profile: Profile, run: RunInfo, locator: Locator, *, top: int
     return "\n".join(_summary(_View.of(profile, run, locator, top))) + "\n"
 
 
+def render_run_line(
+    summary: Mapping[str, object],
+    label: str,
+    *,
+    label_width: int = 0,
+    heap_column: bool = True,
+    colour: bool = False,
+) -> str:
+    """One finished run as one line, from its `summary.json` record: label (entry and round),
+    status, wall time, heap peak (blank when not measured), top function and run id; then an
+    indented line with the error when the run did not succeed. Columns line up across the runs
+    of a batch given the same `label_width` and `heap_column`."""
+    status = str(summary.get("status") or "?")
+    shown = f"{status:<{RUN_STATUS_WIDTH}}"
+    if colour:
+        shown = f"{STATUS_COLOURS.get(status, STATUS_COLOURS['failed'])}{shown}\033[0m"
+    wall = summary.get("wall_s")
+    heap = summary.get("peak_heap_mb")
+    functions = summary.get("functions") or []
+    top = f"{functions[0]['name']} ({functions[0]['percent']:.1f}%)" if functions else "-"
+    cells = [
+        label.ljust(label_width),
+        shown,
+        f"{wall:7.2f} s" if isinstance(wall, (int, float)) else f"{'-':>9}",
+    ]
+    if heap_column:
+        peak = f"heap {_mb(heap)}" if isinstance(heap, (int, float)) else ""
+        cells.append(f"{peak:<{RUN_HEAP_WIDTH}}")
+    cells += [f"{top:<{RUN_TOP_WIDTH}}", str(summary.get("run_id") or "")]
+    line = "  ".join(cells)
+    error = summary.get("error")
+    if status != "ok" and error:
+        line += f"\n    {status}: {error}"
+    return line
+
+
 # formatting
 
 
@@ -98,6 +151,13 @@ def _mb(value: float) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:.2f} s"
+
+
+def _bytes(value: int) -> str:
+    """A size in bytes as MB or kB (powers of 1024, as Scalene's MB are)."""
+    if value >= 2**20:
+        return f"{value / 2**20:.1f} MB"
+    return f"{value / 2**10:.0f} kB" if value >= 2**10 else f"{value} bytes"
 
 
 def _sparkline(values: Sequence[float], scale: float) -> str:
@@ -216,13 +276,45 @@ def _top_memory(view: _View) -> list[str]:
     heavy = sorted((f for f in view.functions if f.peak_mb > 0), key=lambda f: -f.peak_mb)
     heavy = heavy[: view.top]
     if not heavy:
-        return []
+        why = [NO_PEAK] if view.allocations_sampled else _not_sampled(view.run)
+        return [*_heading("Top Functions by Memory Usage (peak)"), *why]
     rows = [
         (f"{i}.", f.name, _mb(f.peak_mb), f"{_mb(f.malloc_mb)} allocated", _where(view, f))
         for i, f in enumerate(heavy, 1)
     ]
     title = f"Top {_count(len(heavy), 'Function')} by Memory Usage (peak)"
     return [*_heading(title), *_ranked(rows, "><>><")]
+
+
+def _not_sampled(run: RunInfo) -> list[str]:
+    """Why a memory section is empty: the sampling window in effect, and how to sample finer."""
+    precision = run.precision
+    window = _bytes(allocation_window(precision))
+    if precision >= PRECISION_MAX:
+        return [
+            f"  {UNSAMPLED}, even at the finest granularity",
+            f"  (--precision {precision}: about every {window}): it allocated next to nothing.",
+        ]
+    finer = min(precision + FINER, PRECISION_MAX)
+    return [
+        f"  {UNSAMPLED}: at --precision {precision} Scalene",
+        f"  samples allocations about every {window}, so smaller ones can go unseen.",
+        f"  Sample finer with a higher --precision, e.g. --precision {finer} (about every",
+        f"  {_bytes(allocation_window(finer))}; slower).",
+    ]
+
+
+def _not_sampled_short(run: RunInfo) -> list[str]:
+    """A shorter `nothing was sampled`, for the sections after the Profile Summary's."""
+    finer = (
+        "the finest there is" if run.precision >= PRECISION_MAX else "a higher one samples finer"
+    )
+    return [f"  {UNSAMPLED}", f"  ({_sampling(run)}; {finer})."]
+
+
+def _sampling(run: RunInfo) -> str:
+    """The sampling granularity in effect, in a few words."""
+    return f"about every {_bytes(allocation_window(run.precision))} at --precision {run.precision}"
 
 
 def _where(view: _View, function: FunctionStat) -> str:
@@ -235,6 +327,8 @@ def _closing(view: _View) -> list[str]:
         heap = "not measured (profile with --memory)"
     elif profile.peak_heap_mb is None:
         heap = "not recorded"
+    elif not view.allocations_sampled and not profile.peak_heap_mb:
+        heap = f"nothing was sampled ({_sampling(run)})"
     else:
         heap = f"{_mb(profile.peak_heap_mb)} (growth rate {profile.growth_rate:.1f}%)"
     warnings = str(run.log_counts.get("WARNING", 0))
@@ -366,6 +460,8 @@ def _line_profile(view: _View) -> list[str]:
         spark = _sparkline([mb for _, mb in profile.heap_timeline], profile.peak_heap_mb or 0.0)
         peak = _mb(profile.peak_heap_mb or 0.0)
         lines.append(f"Memory usage: {spark} (peak {peak}, growth rate {profile.growth_rate:.1f}%)")
+    elif view.memory and not view.allocations_sampled:
+        lines.append(f"Memory usage: nothing was sampled ({_sampling(view.run)})")
     if not busy:
         lines.append(f"No file took {FILE_MIN_PERCENT:.0f}% or more of the run.")
     for file in busy:
@@ -482,7 +578,8 @@ def _peak_lines(view: _View) -> list[str]:
         for i, line in enumerate(lines[:PEAK_LINES], 1)
     ]
     if not rows:
-        return []
+        why = [NO_PEAK] if view.allocations_sampled else _not_sampled_short(view.run)
+        return [*_heading("Top Peak Memory by Line"), *why]
     return [*_heading("Top Peak Memory by Line"), *_ranked(rows, "><><")]
 
 
@@ -502,7 +599,8 @@ def _leaks(view: _View) -> list[str]:
         for leak in leaks
     ]
     if not rows:
-        return [*_heading("Possible Memory Leaks"), "  none detected"]
+        unseen = "" if view.allocations_sampled else " (no allocation was sampled)"
+        return [*_heading("Possible Memory Leaks"), f"  none detected{unseen}"]
     return [*_heading("Possible Memory Leaks"), *_ranked(rows, "<>>")]
 
 
