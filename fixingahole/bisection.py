@@ -9,7 +9,9 @@ user's store with that commit recorded, and runs already stored for the same com
 hash (clean work tree, status ok) count toward `repeat`, so a second bisect reuses them.
 
 Each commit is judged against GOOD's runs with compare's rule (`compare.judge`): `slower` is bad,
-anything else good. A commit where the entry is missing or has no successful run is skipped, as
+`faster` or `unchanged` good. A `~` (past the threshold but not significant) is measured as many
+times again and judged once more; if still `~`, the commit is skipped with a note rather than
+guessed at. A commit where the entry is missing or has no successful run is skipped too, as
 `git bisect skip` does; when skips leave more than one candidate, all are named. BAD must be
 slower than GOOD, or there is nothing to find (a `UserError`, exit 2).
 """
@@ -171,20 +173,35 @@ class _Tester:
         self.judge = partial(judge, threshold=bisector.threshold, alpha=bisector.alpha)
 
     def step(self, commit: Commit, baseline: list[Measured] | None) -> Step:
-        measured, reused, note = self._measure(commit)
+        repeat = self.bisector.repeat
+        measured, reused, note = self._measure(commit, repeat)
+        judgement = self._judge(baseline, measured)
+        if judgement is not None and judgement.verdict == "~":  # unclear: measure as much again
+            measured, reused, note = self._measure(commit, 2 * repeat)
+            judgement = self._judge(baseline, measured)
         runs = tuple(m.run_id for m in measured)
         if not measured:
             return Step(commit, runs, reused, None, None, None, "skipped", "skipped", note)
         self.values[commit.sha] = measured
         median = statistics.median(m.value for m in measured)
-        if baseline is None:
+        if judgement is None:
             return Step(commit, runs, reused, median, None, None, "good", "good")
-        judgement = self.judge([m.value for m in baseline], [m.value for m in measured])
         verdict = judgement.verdict or "~"
-        judged = "bad" if verdict == "slower" else "good"
+        judged = {"slower": "bad", "~": "skipped"}.get(verdict, "good")
+        note = None
+        if verdict == "~":
+            note = (
+                f"neither slower nor unchanged after {len(measured)} runs "
+                f"({(judgement.ratio - 1) * 100:+.1f}%): raise --repeat"
+            )
         return Step(
-            commit, runs, reused, median, judgement.ratio, judgement.p_value, verdict, judged
+            commit, runs, reused, median, judgement.ratio, judgement.p_value, verdict, judged, note
         )
+
+    def _judge(self, baseline: list[Measured] | None, measured: list[Measured]):
+        if baseline is None or not measured:
+            return None
+        return self.judge([m.value for m in baseline], [m.value for m in measured])
 
     def attribution(self, last_good: Commit, first_bad: Commit) -> tuple[Attribution, ...]:
         good, bad = self.values.get(last_good.sha), self.values.get(first_bad.sha)
@@ -196,8 +213,9 @@ class _Tester:
         rows = self.bisector.stored_functions(ids_a + ids_b)
         return attribute(rows, ids_a, ids_b, delta, self.judge, quantity=quantity)
 
-    def _measure(self, commit: Commit) -> tuple[list[Measured], int, str | None]:
-        """The commit's successful runs (stored ones first), how many were reused, and a note."""
+    def _measure(self, commit: Commit, wanted: int) -> tuple[list[Measured], int, str | None]:
+        """`wanted` successful runs of the commit (stored ones first, profiling the rest), how
+        many of them were reused, and a note when there are none."""
         bisector = self.bisector
         with _worktree(self.top, commit.sha) as tree:
             settings = _settings_in(bisector.settings, self.top, tree)
@@ -205,10 +223,10 @@ class _Tester:
             target = _entry_path(manifest, settings, bisector.entry)
             if isinstance(target, str):
                 return [], 0, target
-            stored = self._stored(commit.sha, content_hash(target))[-bisector.repeat :]
+            stored = self._stored(commit.sha, content_hash(target))[-wanted:]
             fresh = []
-            if len(stored) < bisector.repeat:
-                fresh = bisector.profile(settings, manifest, bisector.repeat - len(stored))
+            if len(stored) < wanted:
+                fresh = bisector.profile(settings, manifest, wanted - len(stored))
         measured = stored + [
             Measured(run_id, float(summary[self.column]))
             for run_id, summary in fresh
