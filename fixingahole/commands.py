@@ -122,12 +122,24 @@ def calibrate(
     if repeat < 2:
         raise UserError(f"calibrate needs --repeat 2 or more to measure noise, got {repeat}")
     result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=0, echo=False)
-    timings = [o.summary["wall_s"] for _, o in result.outcomes if o.status == "ok"]
-    if result.interrupted or len(timings) < 2:
+    ok = [o.summary for _, o in result.outcomes if o.status == "ok"]
+    if result.interrupted or len(ok) < 2:
         raise UserError(f"{name}: fewer than 2 successful runs; fix the entry and run again")
-    report = noise_report(timings, compare_repeat, alpha)
-    print(f"{name}: wall time over {len(timings)} runs")
-    print(report.text())
+    reports = {}
+    for metric, column, label in (("time", "wall_s", "wall time"), ("cpu", "cpu_s", "CPU time")):
+        timings = [summary[column] for summary in ok if summary.get(column)]
+        if len(timings) >= 2:
+            reports[metric] = noise_report(timings, compare_repeat, alpha)
+            print(f"{name}: {label} over {len(timings)} runs")
+            print(reports[metric].text())
+            print()
+    quieter = min(reports, key=lambda metric: reports[metric].suggested_threshold)
+    chosen = reports[quieter]
+    print(
+        f"gate on {'CPU' if quieter == 'cpu' else 'wall'} time, the steadier here: compare "
+        f"--metric {quieter} --threshold {chosen.suggested_threshold * 100:.0f} "
+        f"(with --repeat {chosen.suggested_repeat})"
+    )
     return 0
 
 

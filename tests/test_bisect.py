@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -165,17 +164,18 @@ def test_bad_input_is_one_line(repo) -> None:
     assert no_entry.returncode == 2 and "no entry 'ghost'" in no_entry.stderr
 
 
-def test_ctrl_c_leaves_no_worktree_behind(repo) -> None:
+def test_ctrl_c_leaves_no_worktree_behind(repo, tmp_path: Path) -> None:
     path, shas = repo
     before = state(path)
-    temp = set(Path(tempfile.gettempdir()).glob("fixingahole-bisect-*"))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     child = subprocess.Popen(
         [sys.executable, "-m", "fixingahole", "bisect", shas[1], shas[6], "--entry", "sim"],
         cwd=path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(temp)},
     )
     deadline = time.monotonic() + 60
     while git(path, "worktree", "list").count("\n") == 0 and time.monotonic() < deadline:
@@ -186,4 +186,4 @@ def test_ctrl_c_leaves_no_worktree_behind(repo) -> None:
     assert child.returncode == 130, err
     assert "Traceback" not in err
     assert state(path) == before
-    assert set(Path(tempfile.gettempdir()).glob("fixingahole-bisect-*")) == temp
+    assert list(temp.glob("fixingahole-bisect-*")) == []
