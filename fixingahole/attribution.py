@@ -1,15 +1,17 @@
 """Attribution: which functions account for an entry's change between the two sides of a compare.
 
 Input: the store's `functions` rows of one entry's ok runs, and which runs are A's and which B's.
-For every function, its figure in each run (`seconds`, or `peak_mb` for memory; 0 in a run where
-it does not appear) gives two samples, one per side. Then:
+For every function, its figure in each run (0 in a run where it does not appear) gives two
+samples, one per side: its `seconds` (its share of Scalene's elapsed time, the time the program
+ran), or for memory its `peak_mb`. Then:
 
 - A function is matched across runs by file and name. When a file moved (a name seen on only one
   side in one file and on only the other side in another), the two are one function, placed where
   B has it.
-- `delta` is median(B) - median(A); `share_pct` is delta over the entry's own change (the change of
-  its primary metric's medians) in percent, so shares of the functions that moved with the entry
-  add up to about 100 and one that moved against it is negative.
+- `delta` is median(B) - median(A); `share_pct` is delta over the entry's own change in percent
+  (for time, the change of the medians of Scalene's elapsed time, which the functions' seconds
+  are shares of), so the shares of all the code add up to about 100 and a function that moved
+  against the entry is negative.
 - `p_value` is the one-sided Mann-Whitney U test of B's per-run figures against A's, in the
   direction the medians moved (as compare's test, without the threshold's scaling); `verdict` is
   compare's own judgement of the two samples (slower / faster / unchanged / ~), or `new` / `gone`
@@ -45,6 +47,7 @@ class Attribution:
     median_a: float
     median_b: float
     share_pct: float | None  # of the entry's change; None when the entry did not move
+    of_change: float | None  # the entry's change the share is of (B minus A)
     p_value: float | None
     verdict: str | None
 
@@ -172,6 +175,7 @@ def _attribution(
         median_a=float(median_a),
         median_b=float(median_b),
         share_pct=None if not entry_delta else delta / entry_delta * 100,
+        of_change=entry_delta,
         p_value=test.p_greater if delta > 0 else test.p_less,
         verdict=verdict,
     )

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fixingahole.attribution import Attribution, attribute
-from fixingahole.compare import PRIMARY, judge
+from fixingahole.attribution import Attribution
+from fixingahole.compare import PRIMARY, compare, judge
 from fixingahole.config import Settings
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash
@@ -204,14 +204,22 @@ class _Tester:
         return self.judge([m.value for m in baseline], [m.value for m in measured])
 
     def attribution(self, last_good: Commit, first_bad: Commit) -> tuple[Attribution, ...]:
-        good, bad = self.values.get(last_good.sha), self.values.get(first_bad.sha)
-        if not good or not bad:
+        """Where the change is: compare's attribution of first bad's runs against last good's."""
+        if last_good.sha not in self.values or first_bad.sha not in self.values:
             return ()
-        ids_a, ids_b = [m.run_id for m in good], [m.run_id for m in bad]
-        delta = statistics.median(m.value for m in bad) - statistics.median(m.value for m in good)
-        quantity = "peak_mb" if self.bisector.metric == "memory" else "seconds"
-        rows = self.bisector.stored_functions(ids_a + ids_b)
-        return attribute(rows, ids_a, ids_b, delta, self.judge, quantity=quantity)
+        bisector = self.bisector
+        comparison = compare(
+            bisector.stored_runs(),
+            bisector.stored_functions,
+            last_good.sha,
+            first_bad.sha,
+            entries=[bisector.entry],
+            threshold=bisector.threshold,
+            alpha=bisector.alpha,
+            metric=bisector.metric,
+            show_all=True,
+        )
+        return comparison.entries[0].attribution if comparison.entries else ()
 
     def _measure(self, commit: Commit, wanted: int) -> tuple[list[Measured], int, str | None]:
         """`wanted` successful runs of the commit (stored ones first, profiling the rest), how

@@ -102,6 +102,8 @@ RUN_COLUMNS = (
     "mode",
     "options",
 )
+# read when present: Scalene's elapsed time, what function seconds are shares of (attribution)
+OPTIONAL_COLUMNS = ("elapsed_s",)
 # The options that change what a run measures (besides the mode); the others (timeout, live,
 # log level, ignored folders) do not.
 MEASURING_OPTIONS = ("precision", "interval", "detailed", "trace", "args", "env", "cwd")
@@ -380,7 +382,7 @@ def _prepare(runs: pd.DataFrame, entries: Sequence[str], tags: Sequence[str]) ->
         )
     if runs.empty:
         raise UserError("the store holds no runs: profile something first")
-    table = runs.loc[:, list(RUN_COLUMNS)]
+    table = runs.loc[:, [*RUN_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in runs.columns)]]
     known = sorted(table["entry"].unique())
     if entries:
         unknown = sorted(set(entries) - set(known))
@@ -566,7 +568,8 @@ class _Run:
 
 def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
     """The runs of a side as plain records, grouped by entry (fast for many small groups)."""
-    values = frame.loc[:, list(METRICS)].astype(float).to_numpy(na_value=np.nan)
+    measured = [*METRICS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]
+    values = frame.loc[:, measured].astype(float).to_numpy(na_value=np.nan)
     hashes = frame["code_hash"].astype(object).where(frame["code_hash"].notna(), None)
     grouped: dict[str, list[_Run]] = {}
     setups: dict[tuple[object, object], tuple[tuple[str, str], ...]] = {}  # mostly shared
@@ -581,7 +584,7 @@ def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
         frame["options"].tolist(),
         strict=True,
     ):
-        figures = {m: float(v) for m, v in zip(METRICS, row, strict=True) if not np.isnan(v)}
+        figures = {m: float(v) for m, v in zip(measured, row, strict=True) if not np.isnan(v)}
         setup = setups.get((mode, options))
         if setup is None:
             setup = setups[mode, options] = _setup(mode, options)
@@ -719,8 +722,10 @@ def _with_code_changes(
     """Attach the functions (and lines) that changed most, and the functions behind the change,
     to the entries that changed."""
     sides: dict[str, tuple[str, str]] = {}  # ok run id -> (entry, side)
+    attributed = set()
     for entry in entries:
         if entry.verdict in ("faster", "slower") or (show_all and entry.verdict in COMPARED):
+            attributed.add(entry.entry)
             for side, runs in (("a", runs_a[entry.entry]), ("b", runs_b[entry.entry])):
                 sides.update(
                     (run.run_id, (entry.entry, side)) for run in runs if run.status == "ok"
@@ -738,7 +743,16 @@ def _with_code_changes(
             entry,
             functions=found_functions.get(entry.entry, ()),
             lines=found_lines.get(entry.entry, ()),
-            attribution=_attribution(entry, function_rows, sides, rank_by, judge_with),
+            attribution=_attribution(
+                entry,
+                runs_a.get(entry.entry, []),
+                runs_b.get(entry.entry, []),
+                function_rows,
+                rank_by,
+                judge_with,
+            )
+            if entry.entry in attributed
+            else (),
         )
         for entry in entries
     ]
@@ -746,23 +760,29 @@ def _with_code_changes(
 
 def _attribution(
     entry: EntryComparison,
+    runs_a: list[_Run],
+    runs_b: list[_Run],
     rows: pd.DataFrame,
-    sides: dict[str, tuple[str, str]],
     quantity: str,
     judge_with: Callable[[Sequence[float], Sequence[float]], Judgement],
 ) -> tuple[Attribution, ...]:
-    """The functions behind an entry's change of its primary metric (see `attribution`)."""
-    ids = {"a": [], "b": []}
-    for run_id, (name, side) in sides.items():
-        if name == entry.entry:
-            ids[side].append(run_id)
-    if not ids["a"] or not ids["b"]:
+    """The functions behind an entry's change (see `fixingahole.attribution`)."""
+    ok_a = [run for run in runs_a if run.status == "ok"]
+    ok_b = [run for run in runs_b if run.status == "ok"]
+    if not ok_a or not ok_b:
         return ()
-    primary = entry.metric(entry.primary)
+    # Function seconds are shares of Scalene's elapsed time, so for time they are set against
+    # its change; for memory, and without elapsed figures, against the primary metric's.
+    column = "elapsed_s" if quantity == "seconds" else entry.primary
+    if not all(column in run.figures for run in ok_a + ok_b):
+        column = entry.primary
+    values_a = [run.figures[column] for run in ok_a if column in run.figures]
+    values_b = [run.figures[column] for run in ok_b if column in run.figures]
     delta = None
-    if primary is not None and primary.a.median is not None and primary.b.median is not None:
-        delta = primary.b.median - primary.a.median
-    return attribute(rows, ids["a"], ids["b"], delta, judge_with, quantity=quantity)
+    if values_a and values_b:
+        delta = statistics.median(values_b) - statistics.median(values_a)
+    ids_a, ids_b = [run.run_id for run in ok_a], [run.run_id for run in ok_b]
+    return attribute(rows, ids_a, ids_b, delta, judge_with, quantity=quantity)
 
 
 def _load(

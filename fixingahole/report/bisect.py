@@ -96,20 +96,12 @@ def _text(result: BisectResult) -> str:
     if result.last_good is not None:
         lines += ["last good commit:", *_commit_lines(result.last_good)]
     if result.attribution:
-        lines += ["", "where the change is (first bad against last good):"]
-        change = _change(result)
-        lines += [f"  {attribution_text(item, change, unit)}" for item in result.attribution[:5]]
+        lines += [
+            "",
+            "where the change is (first bad against last good; shares of the profiled time):",
+        ]
+        lines += [f"  {attribution_text(item, unit)}" for item in result.attribution[:5]]
     return "\n".join(lines) + "\n"
-
-
-def _change(result: BisectResult) -> float | None:
-    """First bad's median minus last good's."""
-    by_sha = {step.commit.sha: step for step in result.steps}
-    good = by_sha.get(result.last_good.sha) if result.last_good else None
-    bad = by_sha.get(result.first_bad.sha) if result.first_bad else None
-    if good is None or bad is None or good.median is None or bad.median is None:
-        return None
-    return bad.median - good.median
 
 
 def _commit_lines(commit: Commit) -> list[str]:

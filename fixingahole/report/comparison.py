@@ -135,6 +135,7 @@ def attribution_dict(item: Attribution, unit: str) -> dict[str, Any]:
         "status": item.status,
         f"delta_{unit.lower()}": item.delta,
         "share_pct": item.share_pct,
+        f"of_change_{unit.lower()}": item.of_change,
         "p_value": item.p_value,
         "verdict": item.verdict,
     }
@@ -269,24 +270,20 @@ def _tables(comparison: Comparison, *, markdown: bool) -> str:
 
 
 def _attribution_lines(entry: EntryComparison, unit: str, markdown: bool) -> list[str]:
-    """`92% of the +1.8 s is in advance (bm_nbody.py:68), p = 0.004`, for the top functions."""
+    """One sentence for each of the top functions behind the entry's change."""
     cell = _escape if markdown else str
-    primary = entry.metric(entry.primary)
-    change = None
-    if primary is not None and primary.a.median is not None and primary.b.median is not None:
-        change = primary.b.median - primary.a.median
-    title = f"{cell(entry.entry)}: where the change is (share of it, per-run test)"
+    title = f"{cell(entry.entry)}: where the change is (shares of the profiled time's change)"
     lines = [f"### {title}" if markdown else title, ""]
     for item in entry.attribution[:ATTRIBUTED]:
-        text = attribution_text(item, change, unit)
+        text = attribution_text(item, unit)
         lines.append(f"- {cell(text)}" if markdown else f"  {text}")
     return lines
 
 
-def attribution_text(item: Attribution, change: float | None, unit: str) -> str:
+def attribution_text(item: Attribution, unit: str) -> str:
     """`92% of the +1.8 s is in advance (bm_nbody.py:68): +1.66 s, p = 0.004, slower`."""
     share = "" if item.share_pct is None else f"{item.share_pct:.0f}% of the "
-    total = "change" if change is None else f"{change:+.3g} {unit}"
+    total = "change" if item.of_change is None else f"{item.of_change:+.3g} {unit}"
     p_value = "" if item.p_value is None else f", p = {item.p_value:.2g}"
     return (
         f"{share}{total} is in {item.function} ({item.location}): "
