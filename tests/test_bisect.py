@@ -65,7 +65,8 @@ def repo(tmp_path_factory) -> tuple[Path, list[str]]:
             **{
                 "sim.py": SCRIPT.format(planted="500_000"),
                 "profiles.toml": '[profiles.sim]\npath = "sim.py"\n',
-                ".gitignore": "performance/\n",
+                ".gitignore": "performance/\n__pycache__/\n",
+                "tasks.py": "from fixingahole.tasks import ns\n",
                 "notes.txt": "0\n",
             },
         )
@@ -129,7 +130,13 @@ def test_bisect_names_the_planted_commit_and_reuses_its_runs(repo) -> None:
     assert (path / "scratch.txt").read_text() == "the user's uncommitted work\n"
 
     runs = stored_runs(path)
-    again = fixingahole(path, *argv)
+    again = subprocess.run(  # the invoke task, the same grammar
+        [sys.executable, "-m", "invoke", *argv],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0, again.stderr
     assert stored_runs(path) == runs  # every run was reused
     assert f"first bad commit:\n  {shas[4]}\n  change 4" in again.stdout
@@ -137,7 +144,13 @@ def test_bisect_names_the_planted_commit_and_reuses_its_runs(repo) -> None:
     assert "is in planted (sim.py:1)" in again.stdout
     assert state(path) == before
 
-    history = fixingahole(path, "history", "sim", "--metric", "cpu", "--format", "json")
+    history = subprocess.run(
+        [sys.executable, "-m", "invoke", "history", "sim", "--metric", "cpu", "--format", "json"],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert history.returncode == 0, history.stderr
     commits = [version["commit"] for version in json.loads(history.stdout)["versions"]]
     assert set(commits) == set(judged)  # the runs at each commit are in the store
