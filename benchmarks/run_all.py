@@ -63,6 +63,7 @@ BUDGETS = {
     "ratio": (5, "<=", 1.02),
     "cpu_ratio": (6, "<=", 1.10),
     "cpu_ratio_estimate": (6, "<=", 1.10),
+    "bisect_ratio": (16, "<=", 1.10),
 }
 CHECKS = {"<": float.__lt__, "<=": float.__le__, "==": float.__eq__}
 FIGURE = re.compile(r"^[A-Za-z_][\w.]*=[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")

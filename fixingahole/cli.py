@@ -148,6 +148,49 @@ def build_parser() -> argparse.ArgumentParser:
     add_location_options(calibrate)
     calibrate.set_defaults(handler=_cmd_calibrate)
 
+    bisect = commands.add_parser(
+        "bisect",
+        help="find the first commit at which an entry got slower",
+        description="Find the first commit between GOOD and BAD at which a manifest entry got "
+        "slower (with --metric memory: bigger). Each tested commit is checked out in a temporary "
+        "git worktree (your work tree is never touched) and profiled --repeat times; runs already "
+        "stored for a commit are reused. Exit codes: 0 found, 1 skipped commits leave several "
+        "candidates, 2 bad input or BAD is not slower than GOOD, 130 interrupted.",
+        epilog="example: fixingahole bisect v1.2 main --entry advanced --repeat 5",
+    )
+    bisect.add_argument("good", metavar="GOOD", help="a commit where the entry was fast")
+    bisect.add_argument("bad", metavar="BAD", help="a later commit where it is slower")
+    bisect.add_argument("--entry", required=True, metavar="NAME", help="the manifest entry")
+    bisect.add_argument(
+        "--repeat", type=int, default=5, metavar="N", help="runs per tested commit (default 5)"
+    )
+    add_judging_options(bisect)
+    bisect.add_argument(
+        "--format", dest="fmt", choices=("text", "json"), default="text", help="default text"
+    )
+    bisect.add_argument(
+        "--manifest", type=Path, metavar="FILE", help="the manifest (default: <root>/profiles.toml)"
+    )
+    add_location_options(bisect, ignore=False)
+    bisect.set_defaults(handler=_cmd_bisect)
+
+    history = commands.add_parser(
+        "history",
+        help="an entry's figures over its code versions, and where they shifted",
+        description="List an entry's stored code versions (one per commit and content), oldest "
+        "first, with the median of each; --changes lists the change points: where the level "
+        "shifted, found by PELT over the versions and confirmed over their runs.",
+        epilog="example: fixingahole history advanced --changes --metric cpu",
+    )
+    history.add_argument("entry", metavar="ENTRY", help="the entry")
+    history.add_argument("--changes", action="store_true", help="list the change points")
+    add_judging_options(history)
+    history.add_argument(
+        "--format", dest="fmt", choices=("text", "json"), default="text", help="default text"
+    )
+    add_location_options(history, ignore=False)
+    history.set_defaults(handler=_cmd_history)
+
     store = commands.add_parser("store", help="maintain the results store")
     store_commands = store.add_subparsers(title="store commands", metavar="COMMAND", required=True)
     rebuild = store_commands.add_parser(
@@ -266,9 +309,10 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--metric",
-        choices=("time", "memory"),
+        choices=("time", "cpu", "memory"),
         default="time",
-        help="what decides an entry's verdict and the gate (default time)",
+        help="what decides an entry's verdict and the gate: wall time, CPU time (steadier on a "
+        "busy machine) or peak memory (default time)",
     )
     parser.add_argument(
         "--all",
@@ -299,6 +343,27 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
         metavar="PCT",
         help="exit 1 when an entry is significantly worse by more than PCT "
         "(default: the threshold), or all its B runs failed where A's succeeded",
+    )
+
+
+def add_judging_options(parser: argparse.ArgumentParser) -> None:
+    """What a change is judged by: the metric, the threshold and the test's level."""
+    parser.add_argument(
+        "--metric",
+        choices=("time", "cpu", "memory"),
+        default="time",
+        help="wall time, CPU time of the profiled processes (steadier on a busy machine) or "
+        "peak memory (default time)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="smallest change in percent that counts (default 5)",
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level of the test (default 0.05)"
     )
 
 
@@ -428,6 +493,37 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         repeat=args.repeat,
         alpha=args.alpha,
         top=args.top,
+    )
+
+
+def _cmd_bisect(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.bisect(
+        args.good,
+        args.bad,
+        _where(args),
+        entry=args.entry,
+        manifest=args.manifest,
+        repeat=args.repeat,
+        threshold_pct=args.threshold,
+        alpha=args.alpha,
+        metric=args.metric,
+        fmt=args.fmt,
+    )
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.history(
+        args.entry,
+        _where(args),
+        metric=args.metric,
+        changes=args.changes,
+        threshold_pct=args.threshold,
+        alpha=args.alpha,
+        fmt=args.fmt,
     )
 
 

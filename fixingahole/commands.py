@@ -126,12 +126,24 @@ def calibrate(
     if repeat < 2:
         raise UserError(f"calibrate needs --repeat 2 or more to measure noise, got {repeat}")
     result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=top)
-    timings = [o.summary["wall_s"] for _, o in result.outcomes if o.status == "ok"]
-    if result.interrupted or len(timings) < 2:
+    ok = [o.summary for _, o in result.outcomes if o.status == "ok"]
+    if result.interrupted or len(ok) < 2:
         raise UserError(f"{name}: fewer than 2 successful runs; fix the entry and run again")
-    report = noise_report(timings, compare_repeat, alpha)
-    print(f"{name}: wall time over {len(timings)} runs")
-    print(report.text())
+    reports = {}
+    for metric, column, label in (("time", "wall_s", "wall time"), ("cpu", "cpu_s", "CPU time")):
+        timings = [summary[column] for summary in ok if summary.get(column)]
+        if len(timings) >= 2:
+            reports[metric] = noise_report(timings, compare_repeat, alpha)
+            print(f"{name}: {label} over {len(timings)} runs")
+            print(reports[metric].text())
+            print()
+    quieter = min(reports, key=lambda metric: reports[metric].suggested_threshold)
+    chosen = reports[quieter]
+    print(
+        f"gate on {'CPU' if quieter == 'cpu' else 'wall'} time, the steadier here: compare "
+        f"--metric {quieter} --threshold {chosen.suggested_threshold * 100:.0f} "
+        f"(with --repeat {chosen.suggested_repeat})"
+    )
     return 0
 
 
@@ -148,14 +160,39 @@ def _run_entries(
     top: int = 10,
 ):
     """Plan and run the selected entries; None for a dry run (the plan is printed instead)."""
+    settings = where.settings()
+    return _run_entries_in(
+        settings,
+        overrides,
+        _manifest_path(manifest, settings),
+        only,
+        tags,
+        repeat,
+        fail_fast=fail_fast,
+        dry_run=dry_run,
+        top=top,
+    )
+
+
+def _run_entries_in(
+    settings,
+    overrides: Mapping[str, Any],
+    manifest_path: Path,
+    only: Sequence[str],
+    tags: Sequence[str],
+    repeat: int | None,
+    *,
+    fail_fast: bool = False,
+    dry_run: bool = False,
+    top: int = 10,
+):
+    """`_run_entries` with the settings and the manifest given."""
     from fixingahole.batch import plan, run_batch
     from fixingahole.manifest import load_manifest, select
     from fixingahole.profiling import profile_target
 
     if repeat is not None and repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {repeat}")
-    settings = where.settings()
-    manifest_path = _manifest_path(manifest, settings)
     entries = [
         e.with_overrides(**overrides)
         for e in select(load_manifest(manifest_path, settings), only=only, tags=tags)
@@ -241,6 +278,100 @@ def compare(
     else:
         print(text, end="" if text.endswith("\n") else "\n")
     return comparison.exit_code
+
+
+def bisect(
+    good: str,
+    bad: str,
+    where: Where,
+    *,
+    entry: str,
+    manifest: Path | None = None,
+    repeat: int = 5,
+    threshold_pct: float = 5.0,
+    alpha: float = 0.05,
+    metric: str = "time",
+    fmt: str = "text",
+) -> int:
+    """Find the first commit between GOOD and BAD at which an entry got slower: 0 when found."""
+    from fixingahole.bisection import Bisector
+    from fixingahole.bisection import bisect as find
+    from fixingahole.compare import PRIMARY
+    from fixingahole.profiling import store_dir
+    from fixingahole.report.bisect import render_bisect
+    from fixingahole.store import Store
+
+    if repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {repeat}")
+    if metric not in PRIMARY:
+        raise UserError(f"--metric must be one of {', '.join(PRIMARY)}, not {metric!r}")
+    if fmt not in ("text", "json"):
+        raise UserError(f"unknown format {fmt!r}: use text or json")
+    settings = where.settings()
+    store = Store(store_dir(settings))
+    overrides = {"mode": "memory"} if metric == "memory" else {}
+
+    def profile(tree_settings, tree_manifest: Path, count: int) -> list[tuple[str, dict]]:
+        result = _run_entries_in(
+            tree_settings, overrides, tree_manifest, (entry,), (), count, top=0
+        )
+        if result.interrupted:
+            raise KeyboardInterrupt
+        return [(outcome.run_id, outcome.summary) for _, outcome in result.outcomes]
+
+    bisector = Bisector(
+        settings=settings,
+        manifest=_manifest_path(manifest, settings).absolute(),
+        entry=entry,
+        repeat=repeat,
+        threshold=threshold_pct / 100,
+        alpha=alpha,
+        metric=metric,
+        stored_runs=lambda: store.runs(entries=[entry]),
+        stored_functions=store.functions,
+        profile=profile,
+    )
+    result = find(bisector, good, bad)
+    print(render_bisect(result, fmt), end="")
+    return 0 if result.first_bad is not None else 1
+
+
+def history(
+    entry: str,
+    where: Where,
+    *,
+    metric: str = "time",
+    changes: bool = False,
+    threshold_pct: float = 5.0,
+    alpha: float = 0.05,
+    fmt: str = "text",
+) -> int:
+    """An entry's code versions over its stored runs; with `changes`, where its level shifted."""
+    from functools import partial
+
+    from fixingahole import changepoints
+    from fixingahole.compare import PRIMARY, judge, number_versions
+    from fixingahole.profiling import store_dir
+    from fixingahole.report.changepoints import render_history
+    from fixingahole.store import Store
+
+    if metric not in PRIMARY:
+        raise UserError(f"--metric must be one of {', '.join(PRIMARY)}, not {metric!r}")
+    if fmt not in ("text", "json"):
+        raise UserError(f"unknown format {fmt!r}: use text or json")
+    runs = Store(store_dir(where.settings())).runs(entries=[entry])
+    if runs.empty:
+        raise UserError(f"no runs of entry {entry!r} in the store: profile it first")
+    column = PRIMARY[metric]
+    history = changepoints.versions(number_versions(runs.reset_index(drop=True)), column)
+    if not history:
+        raise UserError(f"{entry} has no successful run with a {column} figure")
+    found = None
+    if changes:
+        rule = partial(judge, threshold=threshold_pct / 100, alpha=alpha)
+        found = changepoints.change_points(history, threshold_pct / 100, alpha, rule)
+    print(render_history(entry, column, history, found, fmt), end="")
+    return 0
 
 
 def list_runs(

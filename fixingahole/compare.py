@@ -48,7 +48,12 @@ Verdicts per entry and metric, with r = median(B) / median(A) and t = the thresh
 - `failed`: a side has runs of the entry but none with status `ok`.
 
 For memory metrics `slower` means "uses more". The entry's verdict is that of its primary metric:
-wall time, or with metric="memory" peak heap (max RSS when a side has no peak heap figures).
+wall time; with metric="cpu" the CPU time of the profiled process tree (on a busy machine far less
+disturbed by the neighbours than wall time); with metric="memory" peak heap (max RSS when a side
+has no peak heap figures).
+
+For the entries whose functions are listed, `attribution` names the functions behind the change,
+each with its share of it and a per-run test (the rules are in `fixingahole.attribution`).
 
 `Comparison.exit_code`: 1 when `fail_on_regression` is set and an entry's primary metric is
 `slower` by the rules above with the gate's percentage as the threshold (so never with one run
@@ -66,11 +71,13 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from fixingahole import stats
+from fixingahole.attribution import Attribution, attribute
 from fixingahole.errors import UserError
 
 METRICS = ("wall_s", "cpu_s", "peak_heap_mb", "max_rss_mb")
@@ -80,6 +87,9 @@ METRIC_LABELS = {
     "peak_heap_mb": "peak heap",
     "max_rss_mb": "max RSS",
 }
+# what judges an entry under each `metric`: wall time, the CPU time of the profiled process tree
+# (far less disturbed by other processes on a busy machine), or peak heap
+PRIMARY = {"time": "wall_s", "cpu": "cpu_s", "memory": "peak_heap_mb"}
 COMPARED = ("faster", "slower", "unchanged", "~")  # verdicts of entries with ok runs on both sides
 TOP_CHANGES = 10  # functions (and lines) listed per entry
 RUN_COLUMNS = (
@@ -99,6 +109,8 @@ RUN_COLUMNS = (
     "mode",
     "options",
 )
+# read when present: Scalene's elapsed time, what function seconds are shares of (attribution)
+OPTIONAL_COLUMNS = ("elapsed_s",)
 # The options that change what a run measures (besides the mode); the others (timeout, live,
 # log level, ignored folders) do not.
 MEASURING_OPTIONS = ("precision", "interval", "detailed", "trace", "args", "env", "cwd")
@@ -187,6 +199,7 @@ class EntryComparison:
     notes: tuple[str, ...] = ()
     functions: tuple[CodeChange, ...] = ()
     lines: tuple[CodeChange, ...] = ()
+    attribution: tuple[Attribution, ...] = ()  # the functions behind the change, largest first
 
     def metric(self, name: str) -> MetricComparison | None:
         """The comparison of one metric, if the entry has one."""
@@ -212,7 +225,7 @@ class Header:
 
     a: Side
     b: Side
-    metric: str  # time | memory
+    metric: str  # time | cpu | memory
     threshold: float
     alpha: float
     fail_on_regression: float | None
@@ -293,7 +306,14 @@ def compare(
         for name in sorted(by_entry_a.keys() | by_entry_b.keys())
     ]
     compared = _with_code_changes(
-        compared, by_entry_a, by_entry_b, functions, lines, metric, show_all
+        compared,
+        by_entry_a,
+        by_entry_b,
+        functions,
+        lines,
+        metric,
+        show_all,
+        partial(judge, threshold=threshold, alpha=alpha),
     )
     return Comparison(
         header=header,
@@ -350,7 +370,7 @@ def _select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
         return chosen
     on_branch = runs[runs["git_branch"] == text]
     if not on_branch.empty:
-        return _select_latest(_number_versions(on_branch.copy()), 0, text)
+        return _select_latest(number_versions(on_branch.copy()), 0, text)
     branches = sorted(runs["git_branch"].dropna().unique())
     raise UserError(
         f"no runs match {text!r}: it is not a date, run id, commit or branch in the store "
@@ -366,8 +386,8 @@ def _check_settings(
         raise UserError(f"the threshold must be at least 0% and under 100%, not {threshold:.0%}")
     if not 0 < alpha < 1:
         raise UserError(f"alpha must be between 0 and 1 (e.g. 0.05), not {alpha}")
-    if metric not in ("time", "memory"):
-        raise UserError(f"metric must be 'time' or 'memory', not {metric!r}")
+    if metric not in PRIMARY:
+        raise UserError(f"metric must be one of {', '.join(PRIMARY)}, not {metric!r}")
     if fail_on_regression is not None and fail_on_regression < 0:
         raise UserError(f"the regression gate must be 0% or more, not {fail_on_regression:.0%}")
 
@@ -382,7 +402,7 @@ def _prepare(runs: pd.DataFrame, entries: Sequence[str], tags: Sequence[str]) ->
         )
     if runs.empty:
         raise UserError("the store holds no runs: profile something first")
-    table = runs.loc[:, list(RUN_COLUMNS)]
+    table = runs.loc[:, [*RUN_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in runs.columns)]]
     known = sorted(table["entry"].unique())
     if entries:
         unknown = sorted(set(entries) - set(known))
@@ -395,7 +415,7 @@ def _prepare(runs: pd.DataFrame, entries: Sequence[str], tags: Sequence[str]) ->
         table = _with_tags(table, tags)
     table = table.assign(started_utc=pd.to_datetime(table["started_utc"], utc=True))
     table = table.sort_values(["entry", "started_utc", "run_id"], kind="stable")
-    return _number_versions(table.reset_index(drop=True))
+    return number_versions(table.reset_index(drop=True))
 
 
 def _with_tags(table: pd.DataFrame, tags: Sequence[str]) -> pd.DataFrame:
@@ -421,7 +441,7 @@ def _tag_list(text: str) -> set[str]:
     return {str(tag) for tag in value} if isinstance(value, list) else set()
 
 
-def _number_versions(table: pd.DataFrame) -> pd.DataFrame:
+def number_versions(table: pd.DataFrame) -> pd.DataFrame:
     """Number each entry's code versions (`version`; `back` counts from the newest, 0).
 
     A version is a stretch of consecutive runs with the same commit, dirty flag and content hash.
@@ -650,7 +670,8 @@ class _Run:
 
 def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
     """The runs of a side as plain records, grouped by entry (fast for many small groups)."""
-    values = frame.loc[:, list(METRICS)].astype(float).to_numpy(na_value=np.nan)
+    measured = [*METRICS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]
+    values = frame.loc[:, measured].astype(float).to_numpy(na_value=np.nan)
     hashes = frame["code_hash"].astype(object).where(frame["code_hash"].notna(), None)
     grouped: dict[str, list[_Run]] = {}
     setups: dict[tuple[object, object], tuple[tuple[str, str], ...]] = {}  # mostly shared
@@ -665,7 +686,7 @@ def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
         frame["options"].tolist(),
         strict=True,
     ):
-        figures = {m: float(v) for m, v in zip(METRICS, row, strict=True) if not np.isnan(v)}
+        figures = {m: float(v) for m, v in zip(measured, row, strict=True) if not np.isnan(v)}
         setup = setups.get((mode, options))
         if setup is None:
             setup = setups[mode, options] = _setup(mode, options)
@@ -691,7 +712,7 @@ def _compare_entry(
     name: str, runs_a: list[_Run], runs_b: list[_Run], header: Header
 ) -> EntryComparison:
     metric, threshold, alpha = header.metric, header.threshold, header.alpha
-    primary = "wall_s" if metric == "time" else "peak_heap_mb"
+    primary = PRIMARY[metric]
     ids_a = tuple(run.run_id for run in runs_a)
     ids_b = tuple(run.run_id for run in runs_b)
     ok_a = [run for run in runs_a if run.status == "ok"]
@@ -798,19 +819,24 @@ def _with_code_changes(
     lines: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None,
     metric: str,
     show_all: bool,
+    judge_with: Callable[[Sequence[float], Sequence[float]], Judgement],
 ) -> list[EntryComparison]:
-    """Attach the functions (and lines) that changed most to the entries that changed."""
+    """Attach the functions (and lines) that changed most, and the functions behind the change,
+    to the entries that changed."""
     sides: dict[str, tuple[str, str]] = {}  # ok run id -> (entry, side)
+    attributed = set()
     for entry in entries:
         if entry.verdict in ("faster", "slower") or (show_all and entry.verdict in COMPARED):
+            attributed.add(entry.entry)
             for side, runs in (("a", runs_a[entry.entry]), ("b", runs_b[entry.entry])):
                 sides.update(
                     (run.run_id, (entry.entry, side)) for run in runs if run.status == "ok"
                 )
     if not sides:
         return entries
-    rank_by = "seconds" if metric == "time" else "peak_mb"
-    found_functions = _code_changes(_load(functions, sides), sides, "name", rank_by)
+    rank_by = "peak_mb" if metric == "memory" else "seconds"
+    function_rows = _load(functions, sides)
+    found_functions = _code_changes(function_rows, sides, "name", rank_by)
     found_lines = {}
     if lines is not None:
         found_lines = _code_changes(_load(lines, sides), sides, "lineno", rank_by)
@@ -819,9 +845,46 @@ def _with_code_changes(
             entry,
             functions=found_functions.get(entry.entry, ()),
             lines=found_lines.get(entry.entry, ()),
+            attribution=_attribution(
+                entry,
+                runs_a.get(entry.entry, []),
+                runs_b.get(entry.entry, []),
+                function_rows,
+                rank_by,
+                judge_with,
+            )
+            if entry.entry in attributed
+            else (),
         )
         for entry in entries
     ]
+
+
+def _attribution(
+    entry: EntryComparison,
+    runs_a: list[_Run],
+    runs_b: list[_Run],
+    rows: pd.DataFrame,
+    quantity: str,
+    judge_with: Callable[[Sequence[float], Sequence[float]], Judgement],
+) -> tuple[Attribution, ...]:
+    """The functions behind an entry's change (see `fixingahole.attribution`)."""
+    ok_a = [run for run in runs_a if run.status == "ok"]
+    ok_b = [run for run in runs_b if run.status == "ok"]
+    if not ok_a or not ok_b:
+        return ()
+    # Function seconds are shares of Scalene's elapsed time, so for time they are set against
+    # its change; for memory, and without elapsed figures, against the primary metric's.
+    column = "elapsed_s" if quantity == "seconds" else entry.primary
+    if not all(column in run.figures for run in ok_a + ok_b):
+        column = entry.primary
+    values_a = [run.figures[column] for run in ok_a if column in run.figures]
+    values_b = [run.figures[column] for run in ok_b if column in run.figures]
+    delta = None
+    if values_a and values_b:
+        delta = statistics.median(values_b) - statistics.median(values_a)
+    ids_a, ids_b = [run.run_id for run in ok_a], [run.run_id for run in ok_b]
+    return attribute(rows, ids_a, ids_b, delta, judge_with, quantity=quantity)
 
 
 def _load(

@@ -207,7 +207,7 @@ def runs(c, entry=None, date=None, last=None):
         "tag": "only entries with this tag (repeatable)",
         "threshold": "smallest change in percent called faster or slower (default 5)",
         "alpha": "significance level of the test (default 0.05)",
-        "metric": "what decides the verdict and the gate: time or memory",
+        "metric": "what decides the verdict and the gate: time, cpu or memory",
         "all": "list function changes for every entry",
         "lines": "also list the lines that changed",
         "format": "text, markdown, json or csv",
@@ -293,11 +293,74 @@ def calibrate(
     )
 
 
+JUDGING_HELP = {
+    "metric": "time, cpu (steadier on a busy machine) or memory",
+    "threshold": "smallest change in percent that counts (default 5)",
+    "alpha": "significance level of the test (default 0.05)",
+    "format": "text or json",
+}
+
+
+@task(
+    positional=["good", "bad"],
+    help={
+        "good": "a commit where the entry was fast",
+        "bad": "a later commit where it is slower",
+        "entry": "the manifest entry",
+        "repeat": "runs per tested commit (default 5)",
+        **JUDGING_HELP,
+    },
+)
+def bisect(c, good, bad, entry, repeat=5, threshold=5.0, alpha=0.05, metric="time", format="text"):
+    """Find the first commit between GOOD and BAD at which an entry got slower."""
+    _run(
+        commands.bisect,
+        good,
+        bad,
+        _where(c),
+        entry=entry,
+        manifest=_manifest(c),
+        repeat=int(repeat),
+        threshold_pct=float(threshold),
+        alpha=float(alpha),
+        metric=metric,
+        fmt=format,
+    )
+
+
+@task(
+    positional=["entry"],
+    help={"entry": "the entry", "changes": "list the change points", **JUDGING_HELP},
+)
+def history(c, entry, changes=False, threshold=5.0, alpha=0.05, metric="time", format="text"):
+    """An entry's figures over its code versions; --changes: where they shifted."""
+    _run(
+        commands.history,
+        entry,
+        _where(c),
+        metric=metric,
+        changes=changes,
+        threshold_pct=float(threshold),
+        alpha=float(alpha),
+        fmt=format,
+    )
+
+
 @task
 def store_rebuild(c):
     """Rebuild the store from the run folders (including folders copied from elsewhere)."""
     _run(commands.rebuild_store, _where(c))
 
 
-ns = Collection("fixingahole", profile, profile_all, runs, compare, calibrate, store_rebuild)
+ns = Collection(
+    "fixingahole",
+    profile,
+    profile_all,
+    runs,
+    compare,
+    calibrate,
+    bisect,
+    history,
+    store_rebuild,
+)
 ns.configure({"fixingahole": {"manifest": None, "root": None, "output": None}})

@@ -376,7 +376,11 @@ def test_calibrate_measures_noise_and_suggests_settings(project: Path, capsys):
     assert invoke("calibrate", "steady", "--repeat", "3") == 0
     out = capsys.readouterr().out
     assert "steady: wall time over 3 runs" in out
-    assert "suggested: --repeat" in out
+    assert "steady: CPU time over 3 runs" in out
+    assert out.count("suggested: --repeat") == 2
+    assert re.search(
+        r"gate on (CPU|wall) time, the steadier here: compare --metric (cpu|time)", out
+    )
     assert len(stored_runs(project)) == 3
 
 

@@ -371,7 +371,7 @@ def test_bad_settings_and_tables_are_user_errors() -> None:
     for settings, message in (
         ({"threshold": -0.1}, "the threshold must be at least 0% and under 100%, not -10%"),
         ({"alpha": 0}, "alpha must be between 0 and 1"),
-        ({"metric": "speed"}, "metric must be 'time' or 'memory'"),
+        ({"metric": "speed"}, "metric must be one of time, cpu, memory, not 'speed'"),
         ({"fail_on_regression": -1}, "the regression gate must be 0% or more, not -100%"),
     ):
         with pytest.raises(UserError, match=message):
@@ -722,7 +722,11 @@ def test_json_parses_back(mixed: Comparison) -> None:
 def test_csv_parses_back(mixed: Comparison) -> None:
     rows = list(csv.DictReader(io.StringIO(render(mixed, "csv"))))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert len(rows) == 4 * len(METRICS)
+    metric_rows = [row for row in rows if row["metric"] != "function"]
+    assert len(metric_rows) == 4 * len(METRICS)
+    attributed = [row for row in rows if row["metric"] == "function"]
+    assert {row["entry"] for row in attributed} <= {"fast", "slow"}
+    assert all(row["function"] and row["share_pct"] for row in attributed)
     fast_wall = next(row for row in rows if row["entry"] == "fast" and row["metric"] == "wall_s")
     assert fast_wall["verdict"] == "slower"
     assert float(fast_wall["ratio"]) == pytest.approx(

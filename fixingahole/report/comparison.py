@@ -4,8 +4,12 @@ The JSON is an object: `header` (each side's selector, run ids, commits, branche
 and Scalene versions; the settings; warnings), `entries` (per entry: `entry`, `verdict`,
 `primary_metric`, `code_changed`, `regressed`, `runs`, `notes`, and `metrics`: per metric, each
 side's `n`, `median`, `mean`, `std`, `min`, `max`, then `ratio` (B / A of the medians),
-`change_pct`, `p_value`, `verdict` and `note`; plus `functions` and `lines`), `geomean` (per
-metric) and `exit_code`. Missing figures are null. The CSV has one row per entry and metric.
+`change_pct`, `p_value`, `verdict` and `note`; plus `functions`, `lines` and `attribution`: the
+functions behind the change, largest share first, each with `function`, `file`, `lineno`,
+`location`, `status`, `delta_s` (`delta_mb` with metric memory), `share_pct`, `p_value` and
+`verdict`), `geomean` (per metric) and `exit_code`. Missing figures are null. The CSV has one row
+per entry and metric, then one per attributed function (metric `function`, with the function's
+columns filled and its delta in `function_delta`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import io
 import json
 from typing import Any
 
+from fixingahole.attribution import Attribution
 from fixingahole.compare import (
     METRIC_LABELS,
     CodeChange,
@@ -44,7 +49,13 @@ CSV_COLUMNS = (
     "ratio",
     "change_pct",
     "p_value",
+    "function",
+    "file",
+    "lineno",
+    "function_delta",
+    "share_pct",
 )
+ATTRIBUTED = 5  # the text names this many functions behind a change
 
 
 def render(comparison: Comparison, fmt: str = "text") -> str:
@@ -73,7 +84,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
             "fail_on_regression": header.fail_on_regression,
             "warnings": list(header.warnings),
         },
-        "entries": [_entry_dict(entry) for entry in comparison.entries],
+        "entries": [_entry_dict(entry, _unit(comparison)) for entry in comparison.entries],
         "geomean": {
             row.metric: {
                 "ratio": row.ratio,
@@ -98,7 +109,7 @@ def _side_dict(side: Side) -> dict[str, Any]:
     }
 
 
-def _entry_dict(entry: EntryComparison) -> dict[str, Any]:
+def _entry_dict(entry: EntryComparison, unit: str) -> dict[str, Any]:
     return {
         "entry": entry.entry,
         "verdict": entry.verdict,
@@ -110,7 +121,29 @@ def _entry_dict(entry: EntryComparison) -> dict[str, Any]:
         "metrics": {metric.metric: _metric_dict(metric) for metric in entry.metrics},
         "functions": [_change_dict(change) for change in entry.functions],
         "lines": [_change_dict(change) for change in entry.lines],
+        "attribution": [attribution_dict(item, unit) for item in entry.attribution],
     }
+
+
+def attribution_dict(item: Attribution, unit: str) -> dict[str, Any]:
+    """One attributed function as JSON-ready data; its delta is in `unit` (s or MB)."""
+    return {
+        "function": item.function,
+        "file": item.file,
+        "lineno": item.lineno,
+        "location": item.location,
+        "status": item.status,
+        f"delta_{unit.lower()}": item.delta,
+        "share_pct": item.share_pct,
+        f"of_change_{unit.lower()}": item.of_change,
+        "p_value": item.p_value,
+        "verdict": item.verdict,
+    }
+
+
+def _unit(comparison: Comparison) -> str:
+    """What attribution's figures are in: MB of peak memory, or seconds."""
+    return "MB" if comparison.header.metric == "memory" else "s"
 
 
 def _metric_dict(metric: MetricComparison) -> dict[str, Any]:
@@ -173,6 +206,24 @@ def _csv(comparison: Comparison) -> str:
                     "p_value": judgement.p_value,
                 }
             )
+        for item in entry.attribution:
+            writer.writerow(
+                {
+                    "entry": entry.entry,
+                    "verdict": entry.verdict,
+                    "primary_metric": entry.primary,
+                    "code_changed": entry.code_changed,
+                    "regressed": entry.regressed,
+                    "metric": "function",
+                    "metric_verdict": item.verdict,
+                    "p_value": item.p_value,
+                    "function": item.function,
+                    "file": item.file,
+                    "lineno": item.lineno,
+                    "function_delta": item.delta,
+                    "share_pct": item.share_pct,
+                }
+            )
     return out.getvalue()
 
 
@@ -207,6 +258,8 @@ def _tables(comparison: Comparison, *, markdown: bool) -> str:
     if notes:
         parts += ["", "Notes:", *(f"- {note}" for note in notes)]
     for entry in comparison.entries:
+        if entry.attribution:
+            parts += ["", *_attribution_lines(entry, _unit(comparison), markdown)]
         for kind, changes in (("functions", entry.functions), ("lines", entry.lines)):
             if changes:
                 title = f"{cell(entry.entry)}: the {kind} that changed most (medians over runs)"
@@ -214,6 +267,28 @@ def _tables(comparison: Comparison, *, markdown: bool) -> str:
                 parts.append(_changes_table(changes, kind, markdown))
     parts += ["", _outcome(comparison)]
     return "\n".join(parts).lstrip("\n") + "\n"
+
+
+def _attribution_lines(entry: EntryComparison, unit: str, markdown: bool) -> list[str]:
+    """One sentence for each of the top functions behind the entry's change."""
+    cell = _escape if markdown else str
+    title = f"{cell(entry.entry)}: where the change is (shares of the profiled time's change)"
+    lines = [f"### {title}" if markdown else title, ""]
+    for item in entry.attribution[:ATTRIBUTED]:
+        text = attribution_text(item, unit)
+        lines.append(f"- {cell(text)}" if markdown else f"  {text}")
+    return lines
+
+
+def attribution_text(item: Attribution, unit: str) -> str:
+    """`92% of the +1.8 s is in advance (bm_nbody.py:68): +1.66 s, p = 0.004, slower`."""
+    share = "" if item.share_pct is None else f"{item.share_pct:.0f}% of the "
+    total = "change" if item.of_change is None else f"{item.of_change:+.3g} {unit}"
+    p_value = "" if item.p_value is None else f", p = {item.p_value:.2g}"
+    return (
+        f"{share}{total} is in {item.function} ({item.location}): "
+        f"{item.delta:+.3g} {unit}{p_value}, {item.verdict}"
+    )
 
 
 def _header_lines(comparison: Comparison, markdown: bool) -> list[str]:
