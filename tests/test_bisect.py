@@ -31,7 +31,7 @@ def steady(n):
 
 
 planted({planted})
-steady(2_000_000)
+steady(1_000_000)
 """
 
 
@@ -52,7 +52,7 @@ def commit(repo: Path, message: str, **files: str) -> str:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> tuple[Path, list[str]]:
-    """Seven commits: `planted` does 16 times the work from commit 4 on; `steady` never moves."""
+    """Seven commits: `planted` does 32 times the work from commit 4 on; `steady` never moves."""
     repo = tmp_path_factory.mktemp("bisect") / "my project"  # a space in the path
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -74,7 +74,7 @@ def repo(tmp_path_factory) -> tuple[Path, list[str]]:
     for number in range(1, 7):
         files = {"notes.txt": f"{number}\n"}
         if number == 4:
-            files["sim.py"] = SCRIPT.format(planted="8_000_000")
+            files["sim.py"] = SCRIPT.format(planted="16_000_000")
         shas.append(commit(repo, f"change {number}", **files))
     return repo, shas
 
@@ -111,7 +111,7 @@ def test_bisect_names_the_planted_commit_and_reuses_its_runs(repo) -> None:
     before = state(path)
     argv = ("bisect", shas[0], shas[-1], "--entry", "sim", "--repeat", "4", "--metric", "cpu")
     done = fixingahole(path, *argv, "--format", "json")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     result = json.loads(done.stdout)
     assert result["first_bad"]["sha"] == shas[4]
     assert result["first_bad"]["subject"] == "change 4"
