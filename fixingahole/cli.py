@@ -148,6 +148,50 @@ def build_parser() -> argparse.ArgumentParser:
     add_location_options(calibrate)
     calibrate.set_defaults(handler=_cmd_calibrate)
 
+    report = commands.add_parser(
+        "report",
+        help="re-render a run's text report and page from its folder",
+        description="Re-render profile_results.txt, report.html and speedscope.json of a run from "
+        "what its folder holds (summary.json, profile.json).",
+        epilog="example: fixingahole report latest --open",
+    )
+    report.add_argument(
+        "run", metavar="RUN", help="a run id (entry/20250101_143000), a run folder, or latest"
+    )
+    report.add_argument("--open", action="store_true", help="open the page in the browser")
+    report.add_argument(
+        "--top", type=int, default=10, metavar="N", help="functions listed in each top table"
+    )
+    add_location_options(report, ignore=False)
+    report.set_defaults(handler=_cmd_report)
+
+    history = commands.add_parser(
+        "history",
+        help="plot an entry's wall time, CPU time or memory over its runs",
+        description="Plot a metric of an entry over its stored runs: every run a dot (failed runs "
+        "marked), the median of each code version a line, commits labelled. Without --output, "
+        "a table is printed.",
+        epilog="example: fixingahole history advanced --metric memory --output trend.html",
+    )
+    history.add_argument(
+        "entry", metavar="ENTRY", help="the entry (as `fixingahole runs` lists it)"
+    )
+    history.add_argument(
+        "--metric",
+        choices=("wall", "cpu", "memory"),
+        default="wall",
+        help="wall time, CPU time or memory (heap peak, else max RSS); default wall",
+    )
+    history.add_argument(
+        "--output",
+        dest="plot_file",
+        type=Path,
+        metavar="FILE",
+        help="write the plot: .html (interactive), .svg or .png (static)",
+    )
+    add_location_options(history, ignore=False, output=False)
+    history.set_defaults(handler=_cmd_history)
+
     store = commands.add_parser("store", help="maintain the results store")
     store_commands = store.add_subparsers(title="store commands", metavar="COMMAND", required=True)
     rebuild = store_commands.add_parser(
@@ -273,9 +317,9 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         dest="fmt",
-        choices=("text", "markdown", "json", "csv"),
+        choices=("text", "markdown", "json", "csv", "html"),
         default="text",
-        help="output format (default text)",
+        help="output format (default text); html is a page and needs --output",
     )
     parser.add_argument(
         "--output",
@@ -426,3 +470,15 @@ def _cmd_store_rebuild(args: argparse.Namespace) -> int:
     from fixingahole import commands
 
     return commands.rebuild_store(_where(args))
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.report(args.run, _where(args), open_page=args.open, top=args.top)
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.history(args.entry, _where(args), metric=args.metric, output=args.plot_file)

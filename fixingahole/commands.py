@@ -334,3 +334,87 @@ def _commit(commit: str | None, dirty: bool | None) -> str:
 def _known(value: object) -> bool:
     """Not None, not NaN, not pandas' NA."""
     return value is not None and value == value and str(value) != "<NA>"
+
+
+def report(run: str, where: Where, *, open_page: bool = False, top: int = 10) -> int:
+    """Re-render a run's text report, page and speedscope.json from its folder."""
+    from fixingahole.report.page import require_html
+    from fixingahole.report.stored import PAGE, load_run, write_views
+    from fixingahole.report.text import render_report, render_summary
+
+    settings = where.settings()
+    run_dir = _run_folder(run, settings.output)
+    stored = load_run(run_dir, settings.root, settings.ignore)
+    text = render_report(stored.profile, stored.run, stored.locator, top=top)
+    (run_dir / "profile_results.txt").write_text(text, encoding="utf-8")
+    written = write_views(run_dir, stored.summary, stored.profile, stored.run, stored.locator)
+    print(render_summary(stored.profile, stored.run, stored.locator, top=top))
+    print(f"Re-rendered {run_dir / 'profile_results.txt'}")
+    for path in written:
+        print(f"Re-rendered {path}")
+    page = run_dir / PAGE
+    if page not in written:
+        print(f"report.html not written: {_html_missing()}", file=sys.stderr)
+    if open_page:
+        require_html()
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
+    return 0
+
+
+def _run_folder(run: str, output: Path) -> Path:
+    """A run id (`entry/20250101_143000`), a run folder, or `latest` (the newest run folder)."""
+    if run == "latest":
+        folders = [p.parent for p in output.glob("*/*/summary.json")]
+        if not folders:
+            raise UserError(f"no run folders under {output}: profile something first")
+        return max(folders, key=lambda p: (p.name, p.parent.name))
+    for candidate in (Path(run), output / run):
+        if (candidate / "summary.json").is_file():
+            return candidate
+    raise UserError(
+        f"no run {run!r}: give a run id as `fixingahole runs` lists it, a run folder, or latest"
+    )
+
+
+def _html_missing() -> str:
+    from fixingahole.report.page import EXTRA
+
+    return f"the page needs the html extra: {EXTRA}"
+
+
+def history(entry: str, where: Where, *, metric: str = "wall", output: Path | None = None) -> int:
+    """An entry's metric over its runs: a table, or a plot in `output` (.html, .svg, .png)."""
+    from fixingahole.profiling import store_dir
+    from fixingahole.report.history import STATIC_SUFFIXES, build_history, history_table
+
+    suffix = Path(output).suffix.lower() if output else ""
+    if output and suffix not in (".html", *STATIC_SUFFIXES):
+        raise UserError(f"--output {output}: name a .html, .svg or .png file")
+    if output:
+        from fixingahole.report.page import require_html
+
+        require_html()
+    from fixingahole.store import Store
+
+    runs = Store(store_dir(where.settings())).runs(entries=[entry])
+    if runs.empty:
+        raise UserError(
+            f"no runs of {entry!r} in the store: check the name with `fixingahole runs`"
+        )
+    trend = build_history(runs, entry, metric)
+    if not output:
+        print(history_table(trend))
+        return 0
+    if suffix == ".html":
+        from fixingahole.report.history import render_history_page
+        from fixingahole.report.page import write_page
+
+        write_page(Path(output), render_history_page(trend))
+    else:
+        from fixingahole.report.history import write_static
+
+        write_static(trend, Path(output))
+    print(f"history of {entry} written to {output}")
+    return 0

@@ -206,7 +206,7 @@ def runs(c, entry=None, date=None, last=None):
         "metric": "what decides the verdict and the gate: time or memory",
         "all": "list function changes for every entry",
         "lines": "also list the lines that changed",
-        "format": "text, markdown, json or csv",
+        "format": "text, markdown, json, csv or html (a page; needs --output)",
         "output": "write the comparison to this file",
         "fail-on-regression": "exit 1 when an entry is significantly worse by more than PCT, "
         "or all its B runs failed where A's succeeded",
@@ -288,11 +288,37 @@ def calibrate(
     )
 
 
+@task(
+    help={
+        "run": "a run id (entry/20250101_143000), a run folder, or latest",
+        "open": "open the page in the browser",
+        **TOP_HELP,
+    }
+)
+def report(c, run, open=False, top=10):
+    """Re-render a run's text report, report.html and speedscope.json from its folder."""
+    _run(commands.report, run, _where(c), open_page=open, top=int(top))
+
+
+@task(
+    help={
+        "entry": "the entry (as `invoke runs` lists it)",
+        "metric": "wall, cpu or memory (default wall)",
+        "output": "write the plot: .html (interactive), .svg or .png (static)",
+    }
+)
+def history(c, entry, metric="wall", output=None):
+    """Plot an entry's metric over its runs; without --output, print it as a table."""
+    _run(commands.history, entry, _where(c), metric=metric, output=Path(output) if output else None)
+
+
 @task
 def store_rebuild(c):
     """Rebuild the store from the run folders (including folders copied from elsewhere)."""
     _run(commands.rebuild_store, _where(c))
 
 
-ns = Collection("fixingahole", profile, profile_all, runs, compare, calibrate, store_rebuild)
+ns = Collection(
+    "fixingahole", profile, profile_all, runs, compare, calibrate, report, history, store_rebuild
+)
 ns.configure({"fixingahole": {"manifest": None, "root": None, "output": None}})
