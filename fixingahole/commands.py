@@ -206,11 +206,18 @@ def compare(
     from fixingahole.report.comparison import render
     from fixingahole.store import Store
 
+    if fmt == "html":
+        from fixingahole.report.page import require_html
+
+        if output is None:
+            raise UserError("--format html writes a page: name it with --output FILE.html")
+        require_html()
     if a == BEFORE:  # `compare before B`: B against the runs just before it
         if b is None:
             raise UserError(f"'{BEFORE}' needs a second selector: compare {BEFORE} latest")
         a, b = b, None
-    store = Store(store_dir(where.settings()))
+    settings = where.settings()
+    store = Store(store_dir(settings))
     runs = store.runs()
     if runs.empty:
         raise UserError("the store holds no runs yet: profile something first (invoke profile-all)")
@@ -228,7 +235,7 @@ def compare(
         lines=store.lines if lines else None,
         fail_on_regression=None if fail_on_regression_pct is None else fail_on_regression_pct / 100,
     )
-    text = render(comparison, fmt)
+    text = render(comparison, fmt, runs=runs, output=settings.output)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
