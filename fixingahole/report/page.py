@@ -30,7 +30,11 @@ _bundle_lock = threading.Lock()
 def require_html() -> None:
     """Raise a one-line error naming the extra when the page libraries are not installed."""
     for module in ("jinja2", "plotly"):
-        if importlib.util.find_spec(module) is None:
+        try:
+            missing = importlib.util.find_spec(module) is None
+        except ImportError:
+            missing = True
+        if missing:
             raise UserError(f"HTML pages need the html extra ({module} is missing): {EXTRA}")
 
 
