@@ -59,6 +59,7 @@ def fixture_run(
     status: str = "ok",
     wall_s: float = 12.3,
     commit: str = "abc123def4567890",
+    views: bool = True,
 ) -> tuple[Path, dict]:
     """A run folder made from a recorded Scalene profile, as profiling.py would leave it."""
     run_dir = output / entry / stamp
@@ -97,7 +98,8 @@ def fixture_run(
     (run_dir / "profile.json").write_bytes(source.read_bytes())
     (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     (run_dir / "stacks.folded").write_text(render_folded(profile, locator), encoding="utf-8")
-    write_views(run_dir, summary, profile, run, locator)
+    if views:
+        write_views(run_dir, summary, profile, run, locator)
     return run_dir, summary
 
 
@@ -210,6 +212,7 @@ def stored_runs(output: Path, walls: list[float], commits: list[str], statuses=N
             wall_s=wall,
             commit=commit,
             status=status,
+            views=False,
         )
         store.add(summary, run_dir)
     return store
