@@ -1,8 +1,8 @@
 """Regenerate the README's pictures: docs/run-page.png and docs/history.png.
 
 Both come from real runs. In a throwaway code base (a git repository made here), a small
-workload is profiled under three commits, four runs each (the second commit makes it slower, the
-third fixes it); then `examples/advanced.py` is profiled once with `--memory`. The run page of
+workload is profiled under three commits, four runs each (the second commit makes it slower and
+has a failed run, the third fixes it); then `examples/advanced.py` is profiled once with `--memory`. The run page of
 that profile is opened in headless Chromium (tests/browser.py) and its screenshot saved, and
 `fixingahole history work --output docs/history.png` draws the history. Needs Chromium and the
 html extra; takes a minute or two.
@@ -23,6 +23,9 @@ DOCS = REPO / "docs"
 sys.path.insert(0, str(REPO / "tests"))
 
 WORK = """\
+import sys
+
+
 def step(x):
     return (x * 1103515245 + 12345) & 0x7FFFFFFF
 
@@ -37,8 +40,10 @@ def work(n):
 
 if __name__ == "__main__":
     print(work({steps}))
+    if "fail" in sys.argv:
+        raise RuntimeError("asked to fail")
 """
-VERSIONS = (600_000, 900_000, 620_000)  # commit 2 does half as much work again; commit 3 fixes it
+VERSIONS = (3_000_000, 4_500_000, 3_100_000)  # commit 2 does half as much again; 3 fixes it
 RUNS_PER_VERSION = 4
 
 
@@ -51,12 +56,13 @@ def git(folder: Path, *args: str) -> None:
     )
 
 
-def fixingahole(folder: Path, *args: str) -> None:
+def fixingahole(folder: Path, *args: str, check: bool = True) -> None:
     subprocess.run(
         [sys.executable, "-m", "fixingahole", *args],
         cwd=folder,
-        check=True,
+        check=check,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -78,9 +84,11 @@ def main() -> int:
             git(project, "commit", "-q", "-m", f"work: {steps} steps")
             for _ in range(RUNS_PER_VERSION):
                 fixingahole(project, "profile", "work.py")
+            if steps == VERSIONS[1]:  # a failed run, to show how one looks
+                fixingahole(project, "profile", "work.py", "--", "fail", check=False)
         fixingahole(project, "history", "work", "--output", str(DOCS / "history.png"))
         shutil.copy2(REPO / "examples" / "advanced.py", project / "advanced.py")
-        fixingahole(project, "profile", "advanced.py", "--memory", "--", "--size", "500")
+        fixingahole(project, "profile", "advanced.py", "--memory", "--", "--size", "300")
         (page,) = (project / "performance" / "advanced").glob("*/report.html")
         seen = browser.visit(page, width=1280, height=1500)
         if not seen.ready or seen.console_errors or browser.is_blank(seen.screenshot):

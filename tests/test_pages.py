@@ -329,3 +329,27 @@ def test_report_of_an_unknown_run_is_a_one_line_error(project: Path, capsys) -> 
     assert main(["report", "nope/20250101_000000"]) == 2
     err = capsys.readouterr().err
     assert "no run folders" in err and "no run 'nope/20250101_000000'" in err
+
+
+def test_page_of_a_run_scalene_wrote_nothing_for(tmp_path: Path) -> None:
+    """A timed-out run without profile.json still gets a page that says what happened."""
+    from fixingahole.profile import Profile
+    from fixingahole.report.html import render_run_page
+
+    run = RunInfo(
+        command="fixingahole profile slow.py",
+        status="timeout",
+        exit_code=None,
+        error="stopped after 5 s (--timeout)",
+    )
+    summary = {
+        "run_id": "slow/20250101_000000",
+        "entry": "slow",
+        "status": "timeout",
+        "error": run.error,
+        "functions": [],
+        "command": run.command,
+    }
+    html = render_run_page(summary, Profile(), run, Locator(tmp_path))
+    assert "This run was stopped at its timeout" in html and "stopped after 5 s" in html
+    assert "No function was sampled." in html and 'id="fah-plotly"' not in html
