@@ -353,3 +353,44 @@ def test_page_of_a_run_scalene_wrote_nothing_for(tmp_path: Path) -> None:
     html = render_run_page(summary, Profile(), run, Locator(tmp_path))
     assert "This run was stopped at its timeout" in html and "stopped after 5 s" in html
     assert "No function was sampled." in html and 'id="fah-plotly"' not in html
+
+
+def test_notebook_cells_table_when_the_summary_lists_cells(tmp_path: Path) -> None:
+    """summary.json's `cells` (one object per code cell, with its own lines) as a table."""
+    from fixingahole.profile import Profile
+    from fixingahole.report.html import render_run_page
+
+    cells = [
+        {
+            "cell": 1,
+            "first_line": 3,
+            "hash": "sha256:aa",
+            "percent": 12.5,
+            "seconds": 0.25,
+            "peak_mb": 1.0,
+            "malloc_mb": 2.0,
+            "lines": [{"line": 1, "percent": 12.5}],
+        },
+        {
+            "cell": 2,
+            "first_line": 9,
+            "hash": "sha256:bb",
+            "percent": 80.0,
+            "seconds": 1.6,
+            "peak_mb": 0.0,
+            "malloc_mb": 0.0,
+            "lines": [],
+        },
+    ]
+    summary = {
+        "run_id": "nb/20250101_000000",
+        "entry": "nb",
+        "status": "ok",
+        "kind": "notebook",
+        "functions": [],
+        "cells": cells,
+    }
+    html = render_run_page(summary, Profile(), RunInfo(command="x"), Locator(tmp_path))
+    table = html[html.index('id="cells-table"') : html.index("</table>", html.index("cells-table"))]
+    assert "first line" in table and "time %" in table and "80.00" in table
+    assert "sha256" not in table and "percent&#39;" not in table

@@ -30,6 +30,7 @@ BANNERS = {
     "no-samples": "Scalene collected no samples in this run.",
 }
 CELL_COLUMNS = ("percent", "seconds", "peak_mb", "malloc_mb")
+CELL_HIDDEN = ("hash", "source")  # of a cell's keys in summary.json, those the table leaves out
 
 
 @dataclass(frozen=True)
@@ -146,14 +147,20 @@ def _functions(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cells(cells: object) -> dict[str, Any] | None:
-    """The notebook's cells, when summary.json lists them (`cells`: one object per cell)."""
+    """The notebook's cells, when summary.json lists them (`cells`: one object per code cell with
+    its number, figures and lines); the scalar keys become columns, in the order given."""
     if not isinstance(cells, list) or not cells or not all(isinstance(c, dict) for c in cells):
         return None
-    names = [key for key in cells[0] if key not in CELL_COLUMNS and key != "source"]
+    names = [
+        key
+        for key, value in cells[0].items()
+        if key not in (*CELL_COLUMNS, *CELL_HIDDEN) and not isinstance(value, (list, dict))
+    ]
     present = [key for key in CELL_COLUMNS if any(key in c for c in cells)]
-    columns = [Column(name) for name in names] + [Column(_title(k), True) for k in present]
+    columns = [Column(name.replace("_", " "), True) for name in names]
+    columns += [Column(_title(key), True) for key in present]
     rows = [
-        [Cell(str(c.get(name, ""))) for name in names]
+        [Cell(str(c.get(name, "")), c.get(name), "num") for name in names]
         + [_number_cell(c.get(key), 3 if key.endswith("mb") else 2) for key in present]
         for c in cells
     ]
