@@ -394,3 +394,13 @@ def test_notebook_cells_table_when_the_summary_lists_cells(tmp_path: Path) -> No
     table = html[html.index('id="cells-table"') : html.index("</table>", html.index("cells-table"))]
     assert "first line" in table and "time %" in table and "80.00" in table
     assert "sha256" not in table and "percent&#39;" not in table
+
+
+def test_the_command_line_starts_without_the_page_libraries() -> None:
+    code = (
+        "import sys, fixingahole.cli\n"
+        "fixingahole.cli.build_parser()\n"
+        "print([m for m in ('jinja2', 'plotly', 'matplotlib', 'markupsafe') if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -335,13 +335,15 @@ def _busy(file: FileStat, memory: bool) -> bool:
 def _line_rows(
     profile: Profile, file: FileStat, locator: Locator, scale: tuple[float, float]
 ) -> list[dict[str, str] | None]:
-    """Every line of a short file; of a long one the busy lines, None where lines were left out."""
+    """Every line of a short file; of a long one the busy lines, None where lines were left out.
+    A notebook's generated lines (the converter's, in no cell) show only when they took time."""
     everything = len(file.lines) <= ALL_LINES_UP_TO
     rows: list[dict[str, str] | None] = []
     previous = 0
     for line in file.lines:
-        if not everything and not _active(line):
-            continue
+        scaffolding = locator.line(file.path, line.lineno).startswith("[generated")
+        if (scaffolding or not everything) and not _active(line):
+            continue  # a notebook's generated lines show only when they took something
         if line.lineno > previous + 1 and (rows or line.lineno > 1):
             rows.append(None)
         previous = line.lineno
