@@ -25,6 +25,13 @@ LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:", "devtools
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
 
+@dataclass(frozen=True)
+class Click:
+    """An action: a real mouse click where `where` (JavaScript giving `[x, y]`) points."""
+
+    where: str
+
+
 @dataclass
 class Visit:
     """What one page load showed."""
@@ -35,6 +42,7 @@ class Visit:
     charts: int = 0  # plotly charts drawn
     ready: bool = False  # the page finished drawing
     screenshot: bytes = b""  # PNG
+    results: list = field(default_factory=list)  # of the `actions`, in order
 
 
 def find_chromium() -> str | None:
@@ -46,8 +54,16 @@ def find_chromium() -> str | None:
     return None
 
 
-def visit(page: Path, *, width: int = 1280, height: int = 1600, timeout: float = 60.0) -> Visit:
-    """Load `page` in a fresh headless Chromium and report what it showed."""
+def visit(
+    page: Path,
+    *,
+    width: int = 1280,
+    height: int = 1600,
+    timeout: float = 60.0,
+    actions: tuple[str | Click, ...] = (),
+) -> Visit:
+    """Load `page` in a fresh headless Chromium and report what it showed; `actions` are
+    JavaScript expressions run in turn once the page is drawn (clicks, typing), values kept."""
     import websocket
 
     chromium = find_chromium()
@@ -78,7 +94,8 @@ def visit(page: Path, *, width: int = 1280, height: int = 1600, timeout: float =
             port = _devtools_port(Path(profile), process, timeout)
             socket = websocket.create_connection(_page_socket(port, timeout), timeout=timeout)
             try:
-                return _Session(socket).load(page.resolve().as_uri(), width, height, timeout)
+                session = _Session(socket)
+                return session.load(page.resolve().as_uri(), width, height, timeout, actions)
             finally:
                 socket.close()
         finally:
@@ -157,11 +174,22 @@ class _Session:
         elif method == "Page.loadEventFired":
             self.loaded = True
 
+    def act(self, action: str | Click):
+        if isinstance(action, str):
+            return self.evaluate(action)
+        x, y = self.evaluate(action.where)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+        time.sleep(1.0)  # plotly animates a zoom
+        return [x, y]
+
     def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
 
-    def load(self, url: str, width: int, height: int, timeout: float) -> Visit:
+    def load(
+        self, url: str, width: int, height: int, timeout: float, actions: tuple[str | Click, ...]
+    ) -> Visit:
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable")
         self.call(
@@ -180,6 +208,7 @@ class _Session:
                 break
             time.sleep(0.1)
         time.sleep(0.3)  # let plotly finish its transitions before the picture
+        self.visit.results = [self.act(action) for action in actions]
         self.visit.text = self.evaluate("document.body ? document.body.innerText : ''") or ""
         self.visit.charts = self.evaluate("document.querySelectorAll('.js-plotly-plot').length")
         shot = self.call("Page.captureScreenshot", format="png")

@@ -33,6 +33,24 @@ DATA = Path(__file__).parent / "data"
 SCALENE = DATA / "scalene"
 SCHEMA = DATA / "speedscope" / "file-format-schema.json"
 PAGE_BUDGET_BYTES = 5 * 2**20
+# What a person does with the functions table, as JavaScript run in the page.
+FIRST_FUNCTION = "document.querySelector('#functions-table tbody tr td').textContent"
+SORT_BY_TIME = (
+    "Array.from(document.querySelectorAll('#functions-table th'))"
+    ".find(th => th.textContent === 'time %').click(), 0"
+)
+TOP_BOX = (  # the flame graph's box of the function, scrolled into view: its middle
+    "(() => {{ const box = Array.from(document.querySelectorAll('#flame-chart g.slice'))"
+    ".find(g => g.textContent.trim() === '{name}'); box.scrollIntoView();"
+    " const r = box.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()"
+)
+FLAME_LEVEL = "document.getElementById('flame-chart')._fullData[0].level"
+FILTER_BY_TOP = (
+    "(() => {{ const f = document.querySelector('input.filter'); f.value = '{name}';"
+    " f.dispatchEvent(new Event('input'));"
+    " return Array.from(document.querySelectorAll('#functions-table tbody tr'))"
+    ".filter(r => !r.hidden).length; }})()"
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +118,12 @@ def fixture_run(
     return run_dir, summary
 
 
-def assert_page_works(page: Path, *, expect: list[str], charts: int) -> browser.Visit:
+def assert_page_works(
+    page: Path, *, expect: list[str], charts: int, actions: tuple[str, ...] = ()
+) -> browser.Visit:
     """Open the page in Chromium and check what a person would see."""
     assert page.stat().st_size < PAGE_BUDGET_BYTES
-    seen = browser.visit(page)
+    seen = browser.visit(page, actions=actions)
     assert seen.ready, "the page never finished drawing"
     assert seen.console_errors == []
     assert seen.requests == []
@@ -124,9 +144,25 @@ def test_run_page_renders_offline_in_chromium(
     run_dir, summary = fixture_run(tmp_path, fixture)
     top = summary["functions"][0]["name"]
     seen = assert_page_works(
-        run_dir / "report.html", expect=[top, "Flame graph", summary["command"]], charts=charts
+        run_dir / "report.html",
+        expect=[top, "Flame graph", summary["command"]],
+        charts=charts,
+        actions=(
+            FIRST_FUNCTION,
+            SORT_BY_TIME,
+            FIRST_FUNCTION,
+            FILTER_BY_TOP.format(name=top),
+            browser.Click(TOP_BOX.format(name=top)),
+            FLAME_LEVEL,
+        ),
     )
     assert "This run failed" not in seen.text
+    functions = sorted(summary["functions"], key=lambda f: (f["percent"], f["name"]))
+    before, _, after, shown, _, level = seen.results
+    assert level.split(";")[-1].startswith(f"{top} (")  # the click zoomed into its box
+    assert before == top  # sorted by time, descending, as stored
+    assert after == functions[0]["name"]  # one click on "time %": ascending
+    assert shown == sum(top in f["name"] for f in summary["functions"])
 
 
 def test_failed_run_page_says_so_at_the_top(chromium: str, tmp_path: Path) -> None:
