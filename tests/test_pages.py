@@ -134,19 +134,14 @@ def assert_page_works(
     return seen
 
 
-@pytest.mark.parametrize(
-    ("fixture", "charts"),
-    [("2.4.0-numpy-memory.json", 2), ("2.4.0-compute-cpu.json", 1)],
-)
-def test_run_page_renders_offline_in_chromium(
-    chromium: str, tmp_path: Path, fixture: str, charts: int
-) -> None:
-    run_dir, summary = fixture_run(tmp_path, fixture)
+def test_run_page_renders_offline_in_chromium(chromium: str, tmp_path: Path) -> None:
+    """A memory-mode page (the CPU-mode page is the failed run's, below)."""
+    run_dir, summary = fixture_run(tmp_path, "2.4.0-numpy-memory.json")
     top = summary["functions"][0]["name"]
     seen = assert_page_works(
         run_dir / "report.html",
-        expect=[top, "Flame graph", summary["command"]],
-        charts=charts,
+        expect=[top, "Flame graph", "Memory over time", "peak 360.8 MB", summary["command"]],
+        charts=2,
         actions=(
             FIRST_FUNCTION,
             SORT_BY_TIME,
