@@ -293,6 +293,8 @@ def test_history_of_an_entry_without_runs_is_exit_2(project: Path, capsys) -> No
     err = capsys.readouterr().err
     assert "no runs of 'nope'" in err and "Traceback" not in err
     assert main(["history", "demo", "--output", str(project / "trend.txt")]) == 2
+    assert main(["history", "demo", "--metric", "memory"]) == 0  # no heap measured: max RSS
+    assert "demo: max RSS over 1 run" in capsys.readouterr().out
 
 
 def test_without_the_html_extra_text_works_and_pages_name_the_extra(project: Path) -> None:

@@ -139,7 +139,7 @@ def history_table(history: History) -> str:
             ]
         )
     headers = ["version", "first run (UTC)", "ok/runs", f"median {history.unit}", "range"]
-    title = f"{history.entry}: {history.label} over {len(history.points)} runs"
+    title = f"{history.entry}: {history.label} over {_runs(len(history.points))}"
     return title + "\n" + tabulate(rows, headers=headers, disable_numparse=True)
 
 
@@ -310,10 +310,14 @@ def _draw(axes, history: History) -> None:
     axes.set_ylim(bottom=0)
     axes.set_ylabel(f"{history.label} ({history.unit})")
     axes.set_xlabel("run started (UTC)")
-    axes.set_title(f"{history.entry}: {history.label} over {len(history.points)} runs")
+    axes.set_title(f"{history.entry}: {history.label} over {_runs(len(history.points))}")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
     axes.figure.autofmt_xdate()
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" if count == 1 else f"{count} runs"
 
 
 def _iso(moment: datetime) -> str:
