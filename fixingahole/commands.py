@@ -346,14 +346,14 @@ def _known(value: object) -> bool:
 def report(run: str, where: Where, *, open_page: bool = False, top: int = 10) -> int:
     """Re-render a run's text report, page and speedscope.json from its folder."""
     from fixingahole.report.page import require_html
-    from fixingahole.report.stored import PAGE, load_run, write_views
+    from fixingahole.report.stored import PAGE, load_run, write_atomic, write_views
     from fixingahole.report.text import render_report, render_summary
 
     settings = where.settings()
     run_dir = _run_folder(run, settings.output)
     stored = load_run(run_dir, settings.root, settings.ignore)
     text = render_report(stored.profile, stored.run, stored.locator, top=top)
-    (run_dir / "profile_results.txt").write_text(text, encoding="utf-8")
+    write_atomic(run_dir / "profile_results.txt", text)
     written = write_views(run_dir, stored.summary, stored.profile, stored.run, stored.locator)
     print(render_summary(stored.profile, stored.run, stored.locator, top=top))
     print(f"Re-rendered {run_dir / 'profile_results.txt'}")

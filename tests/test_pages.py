@@ -362,6 +362,12 @@ def test_report_of_an_unknown_run_is_a_one_line_error(project: Path, capsys) -> 
     assert main(["report", "nope/20250101_000000"]) == 2
     err = capsys.readouterr().err
     assert "no run folders" in err and "no run 'nope/20250101_000000'" in err
+    run_dir, _ = fixture_run(project / "performance", "2.4.0-compute-cpu.json", views=False)
+    (run_dir / "profile_results.txt").write_text("kept", encoding="utf-8")
+    (run_dir / "profile.json").unlink()
+    assert main(["report", "demo/20250101_000000"]) == 2
+    assert "profile.json is missing" in capsys.readouterr().err
+    assert (run_dir / "profile_results.txt").read_text(encoding="utf-8") == "kept"
 
 
 def test_page_of_a_run_scalene_wrote_nothing_for(tmp_path: Path) -> None:

@@ -48,6 +48,11 @@ def load_run(run_dir: Path, root: Path, ignore: Sequence[Path] = ()) -> StoredRu
     if not isinstance(summary, dict):
         raise UserError(f"{summary_path} is not a summary written by fixing-a-hole")
     json_path = run_dir / "profile.json"
+    if not json_path.exists() and summary.get("functions"):
+        raise UserError(
+            f"{json_path} is missing, so the run's reports cannot be re-rendered "
+            "(its summary.json lists functions Scalene sampled); the files kept are unchanged"
+        )
     profile = load_profile(json_path) if json_path.exists() else Profile()
     options = summary.get("options") or {}
     run = RunInfo(
@@ -77,12 +82,12 @@ def write_views(
     written = []
     document = build_speedscope(profile, locator, str(summary.get("run_id", run_dir.name)))
     if document is not None:
-        _write_atomic(run_dir / SPEEDSCOPE, json.dumps(document, separators=(",", ":")))
+        write_atomic(run_dir / SPEEDSCOPE, json.dumps(document, separators=(",", ":")))
         written.append(run_dir / SPEEDSCOPE)
     if html_available():
         from fixingahole.report.html import render_run_page
 
-        _write_atomic(run_dir / PAGE, render_run_page(summary, profile, run, locator))
+        write_atomic(run_dir / PAGE, render_run_page(summary, profile, run, locator))
         written.append(run_dir / PAGE)
     return written
 
@@ -105,7 +110,8 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write under a temporary name, then rename into place."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
