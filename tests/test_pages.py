@@ -44,6 +44,14 @@ TOP_BOX = (  # the flame graph's box of the function, scrolled into view: its mi
     ".find(g => g.textContent.trim() === '{name}'); box.scrollIntoView();"
     " const r = box.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()"
 )
+DOTS = (  # the runs drawn on the compare page's ratio chart
+    "document.getElementById('ratio-chart').data.filter(t => t.type === 'box')"
+    ".reduce((n, t) => n + t.y.length, 0)"
+)
+FLAME_CHANGES = (  # boxes of the differential flame graph that grew and that shrank
+    "(() => { const c = document.getElementById('flame-chart').data[0].marker.colors;"
+    " return {grew: c.filter(d => d > 0).length, shrank: c.filter(d => d < 0).length}; })()"
+)
 FLAME_LEVEL = "document.getElementById('flame-chart')._fullData[0].level"
 FILTER_BY_TOP = (
     "(() => {{ const f = document.querySelector('input.filter'); f.value = '{name}';"
@@ -228,14 +236,16 @@ def test_flame_tree_totals_and_differences() -> None:
     assert by_id["all;main (a.py);new (b.py)"] == pytest.approx((0.0, 2.0))
 
 
-def stored_runs(output: Path, walls: list[float], commits: list[str], statuses=None) -> Store:
-    """Run folders of one entry from a fixture, indexed in a real store."""
+def stored_runs(
+    output: Path, walls: list[float], commits: list[str], statuses=None, fixtures=None
+) -> Store:
+    """Run folders of one entry from recorded profiles, indexed in a real store."""
     store = Store(output / ".store")
     for i, (wall, commit) in enumerate(zip(walls, commits, strict=True)):
         status = statuses[i] if statuses else "ok"
         run_dir, summary = fixture_run(
             output,
-            "2.4.0-compute-cpu.json",
+            fixtures[i] if fixtures else "2.4.0-compute-cpu.json",
             stamp=f"20250101_{10 + i // 60:02d}{i % 60:02d}00",
             wall_s=wall,
             commit=commit,
@@ -250,16 +260,22 @@ def test_compare_page_with_dots_and_a_differential_flame_graph(
     chromium: str, project: Path
 ) -> None:
     output = project / "performance"
-    stored_runs(
-        output, [10, 10.2, 9.9, 10.1, 13.0, 13.2, 12.9, 13.1], ["a" * 8] * 4 + ["b" * 8] * 4
-    )
+    walls = [10, 10.2, 9.9, 10.1, 13.0, 13.2, 12.9, 13.1]
+    # the same program; B's recorded profile has other call stacks
+    fixtures = ["2.4.0-compute-cpu.json"] * 4 + ["2.4.0-compute-memory.json"] * 4
+    stored_runs(output, walls, ["a" * 8] * 4 + ["b" * 8] * 4, fixtures=fixtures)
     page = project / "cmp.html"
     code = main(["compare", "aaaaaaaa", "bbbbbbbb", "--format", "html", "--output", str(page)])
     assert code == 0
     seen = assert_page_works(
-        page, expect=["slower", "Differential flame graph: demo", "Entries"], charts=2
+        page,
+        expect=["slower", "Differential flame graph: demo", "Entries"],
+        charts=2,
+        actions=(DOTS, FLAME_CHANGES),
     )
-    assert "demo" in seen.text
+    dots, changes = seen.results
+    assert dots == 8  # every run a dot
+    assert changes["grew"] > 0  # B (the memory-mode profile) spends more time in its stacks
 
 
 def test_compare_html_needs_an_output_file(project: Path, capsys) -> None:
