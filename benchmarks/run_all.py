@@ -63,6 +63,12 @@ BUDGETS = {
     "ratio": (5, "<=", 1.02),
     "cpu_ratio": (6, "<=", 1.10),
     "cpu_ratio_estimate": (6, "<=", 1.10),
+    # issue 15: pages and history
+    "page_s": (15, "<", 0.5),
+    "page_mb": (15, "<", 5),
+    "page_added_s": (15, "<", 0.3),
+    "history_1000_s": (15, "<", 1),
+    "history_cold_1000_s": (15, "<", 1),
     "bisect_ratio": (16, "<=", 1.10),
 }
 CHECKS = {"<": float.__lt__, "<=": float.__le__, "==": float.__eq__}

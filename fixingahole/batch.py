@@ -73,12 +73,14 @@ def run_batch(
     *,
     fail_fast: bool = False,
     estimates: dict[str, float] | None = None,
+    out: TextIO | None = None,
 ) -> BatchResult:
-    """Run jobs serially through joblib; stop early on Ctrl-C, or on a failure with fail_fast."""
+    """Run jobs serially through joblib; stop early on Ctrl-C, or on a failure with fail_fast.
+    Each run's line goes to `out` (standard output by default)."""
     from joblib import Parallel, delayed
 
     result = BatchResult()
-    progress = Progress(jobs, estimates or {})
+    progress = Progress(jobs, estimates or {}, out=out)
 
     def run(index: int, job: Job) -> None:
         if result.interrupted or (fail_fast and _any_failed(result)):

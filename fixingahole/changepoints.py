@@ -1,8 +1,9 @@
 """Change points: the code versions at which an entry's level shifted over its stored history.
 
 A code version is a stretch of an entry's consecutive runs with one commit, dirty flag and content
-hash (as compare numbers them). The history is one point per version, the median of its ok runs,
-in the order the versions ran. Then:
+hash (as compare numbers them; `report.history` builds them). The input is, per version in the
+order the versions ran, the figures of its ok runs; the history is one point per version, the
+median of its runs. Then:
 
 1. PELT (Killick, Fearnhead and Eckley, 2012, as `ruptures` implements it) with the L1 cost on
    the log of those medians (the medians themselves where one is 0) proposes where the level
@@ -37,7 +38,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from fixingahole.errors import UserError
 
@@ -47,26 +47,10 @@ SEED = 20250101
 
 
 @dataclass(frozen=True)
-class Version:
-    """One code version of an entry: where it came from and its ok runs' figures."""
-
-    commit: str | None
-    dirty: bool
-    first_run: str  # the id of its first run
-    started_utc: str  # when its first run started, ISO 8601
-    values: tuple[float, ...]  # its ok runs' figures, oldest first
-
-    @property
-    def median(self) -> float:
-        """The median of its runs' figures."""
-        return statistics.median(self.values)
-
-
-@dataclass(frozen=True)
 class ChangePoint:
     """A shift in level: the version it starts at, and the levels before and after."""
 
-    at: Version
+    at: int  # the index of the first version of the new level
     median_before: float  # over the runs of the segment before
     median_after: float
     p_value: float | None
@@ -83,40 +67,18 @@ class ChangePoint:
 Judge = Callable[[Sequence[float], Sequence[float]], Any]  # compare.judge with its settings
 
 
-def versions(runs: pd.DataFrame, column: str) -> list[Version]:
-    """An entry's code versions from its runs (numbered by `compare.number_versions`), oldest
-    first; versions without an ok run with a figure are left out."""
-    result = []
-    for _, group in runs.sort_values(["started_utc", "run_id"]).groupby("version", sort=True):
-        ok = group[(group["status"] == "ok") & group[column].notna()]
-        if ok.empty:
-            continue
-        first = group.iloc[0]
-        commit = first["git_commit"]
-        result.append(
-            Version(
-                commit=None if pd.isna(commit) else str(commit),
-                dirty=bool(first["git_dirty"]) if not pd.isna(first["git_dirty"]) else False,
-                first_run=str(first["run_id"]),
-                started_utc=pd.Timestamp(first["started_utc"]).isoformat(),
-                values=tuple(float(value) for value in ok[column]),
-            )
-        )
-    return result
-
-
 def change_points(
-    history: Sequence[Version], threshold: float, alpha: float, judge: Judge
+    history: Sequence[Sequence[float]], threshold: float, alpha: float, judge: Judge
 ) -> list[ChangePoint]:
-    """The confirmed shifts of level in a history of versions (the rules are above)."""
+    """The confirmed shifts of level in a history: per version, its ok runs' figures."""
     proposed = _proposed(history, threshold)
     kept: list[ChangePoint] = []
     start = 0
     for index, at in enumerate(proposed):
         end = proposed[index + 1] if index + 1 < len(proposed) else len(history)
         before, after = history[start:at], history[at:end]
-        runs_before = [value for version in before for value in version.values]
-        runs_after = [value for version in after for value in version.values]
+        runs_before = [value for version in before for value in version]
+        runs_after = [value for version in after for value in version]
         judgement = judge(runs_before, runs_after)
         if judgement.verdict not in ("slower", "faster") or not _consistent(before, after):
             continue  # not confirmed: the stretch before runs on into the next
@@ -125,7 +87,7 @@ def change_points(
             continue
         kept.append(
             ChangePoint(
-                at=history[at],
+                at=at,
                 median_before=statistics.median(runs_before),
                 median_after=statistics.median(runs_after),
                 p_value=p_value,
@@ -138,22 +100,22 @@ def change_points(
     return kept
 
 
-def _consistent(before: Sequence[Version], after: Sequence[Version]) -> bool:
+def _consistent(before: Sequence[Sequence[float]], after: Sequence[Sequence[float]]) -> bool:
     """Does every version lie on its own side of the midpoint between the two levels?"""
-    level_before = statistics.median(value for v in before for value in v.values)
-    level_after = statistics.median(value for v in after for value in v.values)
+    level_before = statistics.median(value for v in before for value in v)
+    level_after = statistics.median(value for v in after for value in v)
     middle = (level_before + level_after) / 2
     sign = 1 if level_after > level_before else -1
-    return all(sign * (v.median - middle) < 0 for v in before) and all(
-        sign * (v.median - middle) > 0 for v in after
+    return all(sign * (statistics.median(v) - middle) < 0 for v in before) and all(
+        sign * (statistics.median(v) - middle) > 0 for v in after
     )
 
 
-def _permutation_p(stretch: Sequence[Version]) -> float:
+def _permutation_p(stretch: Sequence[Sequence[float]]) -> float:
     """How often the stretch's runs, shuffled, show a step as large as its largest (see above)."""
-    values = np.array([value for version in stretch for value in version.values], dtype=float)
+    values = np.array([value for version in stretch for value in version], dtype=float)
     logs = np.log(values) if np.all(values > 0) else values
-    sizes = np.cumsum([len(version.values) for version in stretch])
+    sizes = np.cumsum([len(version) for version in stretch])
     cuts = sizes[MIN_VERSIONS - 1 : len(stretch) - MIN_VERSIONS]
     if len(cuts) == 0:
         return 1.0
@@ -167,7 +129,7 @@ def _permutation_p(stretch: Sequence[Version]) -> float:
     return float(np.mean(largest >= largest[0] - 1e-12))
 
 
-def _proposed(history: Sequence[Version], threshold: float) -> list[int]:
+def _proposed(history: Sequence[Sequence[float]], threshold: float) -> list[int]:
     """Indices of the versions where PELT places the start of a new level."""
     try:
         import ruptures
@@ -177,7 +139,7 @@ def _proposed(history: Sequence[Version], threshold: float) -> list[int]:
         ) from None
     if len(history) < 2 * MIN_VERSIONS:
         return []
-    medians = np.array([version.median for version in history], dtype=float)
+    medians = np.array([statistics.median(version) for version in history], dtype=float)
     signal = np.log(medians) if np.all(medians > 0) else medians
     search = ruptures.Pelt(model="l1", min_size=MIN_VERSIONS, jump=1).fit(signal.reshape(-1, 1))
     ends = search.predict(pen=2 * math.log(1 + max(threshold, 0.01)))

@@ -148,6 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_location_options(calibrate)
     calibrate.set_defaults(handler=_cmd_calibrate)
 
+    report = commands.add_parser(
+        "report",
+        help="re-render a run's text report and page from its folder",
+        description="Re-render profile_results.txt, report.html and speedscope.json of a run from "
+        "what its folder holds (summary.json, profile.json).",
+        epilog="example: fixingahole report latest --open",
+    )
+    report.add_argument(
+        "run", metavar="RUN", help="a run id (entry/20250101_143000), a run folder, or latest"
+    )
+    report.add_argument("--open", action="store_true", help="open the page in the browser")
+    report.add_argument(
+        "--top", type=int, default=10, metavar="N", help="functions listed in each top table"
+    )
+    add_location_options(report, ignore=False)
+    report.set_defaults(handler=_cmd_report)
+
     bisect = commands.add_parser(
         "bisect",
         help="find the first commit at which an entry got slower",
@@ -176,19 +193,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser(
         "history",
-        help="an entry's figures over its code versions, and where they shifted",
-        description="List an entry's stored code versions (one per commit and content), oldest "
-        "first, with the median of each; --changes lists the change points: where the level "
-        "shifted, found by PELT over the versions and confirmed over their runs.",
-        epilog="example: fixingahole history advanced --changes --metric cpu",
+        help="an entry's wall time, CPU time or memory over its runs, and where it shifted",
+        description="Plot a metric of an entry over its stored runs: every run a dot (failed runs "
+        "marked), the median of each code version a line, commits labelled. Without --output, "
+        "a table is printed. --changes lists (and marks) the change points: the code versions "
+        "at which the level shifted, found by PELT over the versions and confirmed over their "
+        "runs.",
+        epilog="example: fixingahole history advanced --metric memory --output trend.html",
     )
-    history.add_argument("entry", metavar="ENTRY", help="the entry")
+    history.add_argument(
+        "entry", metavar="ENTRY", help="the entry (as `fixingahole runs` lists it)"
+    )
+    history.add_argument(
+        "--metric",
+        choices=("wall", "cpu", "memory"),
+        default="wall",
+        help="wall time, CPU time or memory (heap peak, else max RSS); default wall",
+    )
+    history.add_argument(
+        "--output",
+        dest="plot_file",
+        type=Path,
+        metavar="FILE",
+        help="write the plot: .html (interactive), .svg or .png (static)",
+    )
     history.add_argument("--changes", action="store_true", help="list the change points")
-    add_judging_options(history)
+    history.add_argument(
+        "--threshold",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="with --changes: smallest shift in percent that counts (default 5)",
+    )
+    history.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="with --changes: significance level (default 0.05)",
+    )
     history.add_argument(
         "--format", dest="fmt", choices=("text", "json"), default="text", help="default text"
     )
-    add_location_options(history, ignore=False)
+    add_location_options(history, ignore=False, output=False)
     history.set_defaults(handler=_cmd_history)
 
     store = commands.add_parser("store", help="maintain the results store")
@@ -324,9 +370,9 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
         dest="fmt",
-        choices=("text", "markdown", "json", "csv"),
+        choices=("text", "markdown", "json", "csv", "html"),
         default="text",
-        help="output format (default text)",
+        help="output format (default text); html is a page and needs --output",
     )
     parser.add_argument(
         "--output",
@@ -513,6 +559,18 @@ def _cmd_bisect(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_store_rebuild(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.rebuild_store(_where(args))
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from fixingahole import commands
+
+    return commands.report(args.run, _where(args), open_page=args.open, top=args.top)
+
+
 def _cmd_history(args: argparse.Namespace) -> int:
     from fixingahole import commands
 
@@ -520,14 +578,9 @@ def _cmd_history(args: argparse.Namespace) -> int:
         args.entry,
         _where(args),
         metric=args.metric,
+        output=args.plot_file,
         changes=args.changes,
         threshold_pct=args.threshold,
         alpha=args.alpha,
         fmt=args.fmt,
     )
-
-
-def _cmd_store_rebuild(args: argparse.Namespace) -> int:
-    from fixingahole import commands
-
-    return commands.rebuild_store(_where(args))

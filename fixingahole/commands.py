@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from fixingahole.errors import UserError
 
@@ -185,8 +185,9 @@ def _run_entries_in(
     fail_fast: bool = False,
     dry_run: bool = False,
     top: int = 10,
+    out: TextIO | None = None,
 ):
-    """`_run_entries` with the settings and the manifest given."""
+    """`_run_entries` with the settings and the manifest given; run lines go to `out`."""
     from fixingahole.batch import plan, run_batch
     from fixingahole.manifest import load_manifest, select
     from fixingahole.profiling import profile_target
@@ -220,7 +221,12 @@ def _run_entries_in(
         )
 
     return run_batch(
-        jobs, settings, run_one, fail_fast=fail_fast, estimates=_estimates(settings, entries)
+        jobs,
+        settings,
+        run_one,
+        fail_fast=fail_fast,
+        estimates=_estimates(settings, entries),
+        out=out,
     )
 
 
@@ -246,11 +252,18 @@ def compare(
     from fixingahole.report.comparison import render
     from fixingahole.store import Store
 
+    if fmt == "html":
+        from fixingahole.report.page import require_html
+
+        if output is None:
+            raise UserError("--format html writes a page: name it with --output FILE.html")
+        require_html()
     if a == BEFORE:  # `compare before B`: B against the runs just before it
         if b is None:
             raise UserError(f"'{BEFORE}' needs a second selector: compare {BEFORE} latest")
         a, b = b, None
-    store = Store(store_dir(where.settings()))
+    settings = where.settings()
+    store = Store(store_dir(settings))
     runs = store.runs()
     if runs.empty:
         raise UserError("the store holds no runs yet: profile something first (invoke profile-all)")
@@ -268,7 +281,7 @@ def compare(
         lines=store.lines if lines else None,
         fail_on_regression=None if fail_on_regression_pct is None else fail_on_regression_pct / 100,
     )
-    text = render(comparison, fmt)
+    text = render(comparison, fmt, runs=runs, output=settings.output)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
@@ -313,7 +326,7 @@ def bisect(
 
     def profile(tree_settings, tree_manifest: Path, count: int) -> list[tuple[str, dict]]:
         result = _run_entries_in(
-            tree_settings, overrides, tree_manifest, (entry,), (), count, top=0
+            tree_settings, overrides, tree_manifest, (entry,), (), count, top=0, out=sys.stderr
         )
         if result.interrupted:
             raise KeyboardInterrupt
@@ -334,44 +347,6 @@ def bisect(
     result = find(bisector, good, bad)
     print(render_bisect(result, fmt), end="")
     return 0 if result.first_bad is not None else 1
-
-
-def history(
-    entry: str,
-    where: Where,
-    *,
-    metric: str = "time",
-    changes: bool = False,
-    threshold_pct: float = 5.0,
-    alpha: float = 0.05,
-    fmt: str = "text",
-) -> int:
-    """An entry's code versions over its stored runs; with `changes`, where its level shifted."""
-    from functools import partial
-
-    from fixingahole import changepoints
-    from fixingahole.compare import PRIMARY, judge, number_versions
-    from fixingahole.profiling import store_dir
-    from fixingahole.report.changepoints import render_history
-    from fixingahole.store import Store
-
-    if metric not in PRIMARY:
-        raise UserError(f"--metric must be one of {', '.join(PRIMARY)}, not {metric!r}")
-    if fmt not in ("text", "json"):
-        raise UserError(f"unknown format {fmt!r}: use text or json")
-    runs = Store(store_dir(where.settings())).runs(entries=[entry])
-    if runs.empty:
-        raise UserError(f"no runs of entry {entry!r} in the store: profile it first")
-    column = PRIMARY[metric]
-    history = changepoints.versions(number_versions(runs.reset_index(drop=True)), column)
-    if not history:
-        raise UserError(f"{entry} has no successful run with a {column} figure")
-    found = None
-    if changes:
-        rule = partial(judge, threshold=threshold_pct / 100, alpha=alpha)
-        found = changepoints.change_points(history, threshold_pct / 100, alpha, rule)
-    print(render_history(entry, column, history, found, fmt), end="")
-    return 0
 
 
 def list_runs(
@@ -468,3 +443,104 @@ def _commit(commit: str | None, dirty: bool | None) -> str:
 def _known(value: object) -> bool:
     """Not None, not NaN, not pandas' NA."""
     return value is not None and value == value and str(value) != "<NA>"
+
+
+def report(run: str, where: Where, *, open_page: bool = False, top: int = 10) -> int:
+    """Re-render a run's text report, page and speedscope.json from its folder."""
+    from fixingahole.report.page import require_html
+    from fixingahole.report.stored import PAGE, load_run, write_atomic, write_views
+    from fixingahole.report.text import render_report, render_summary
+
+    settings = where.settings()
+    run_dir = _run_folder(run, settings.output)
+    stored = load_run(run_dir, settings.root, settings.ignore)
+    text = render_report(stored.profile, stored.run, stored.locator, top=top)
+    write_atomic(run_dir / "profile_results.txt", text)
+    written = write_views(run_dir, stored.summary, stored.profile, stored.run, stored.locator)
+    print(render_summary(stored.profile, stored.run, stored.locator, top=top))
+    print(f"Re-rendered {run_dir / 'profile_results.txt'}")
+    for path in written:
+        print(f"Re-rendered {path}")
+    page = run_dir / PAGE
+    if page not in written:
+        print(f"report.html not written: {_html_missing()}", file=sys.stderr)
+    if open_page:
+        require_html()
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
+    return 0
+
+
+def _run_folder(run: str, output: Path) -> Path:
+    """A run id (`entry/20250101_143000`), a run folder, or `latest` (the newest run folder)."""
+    if run == "latest":
+        folders = [p.parent for p in output.glob("*/*/summary.json")]
+        if not folders:
+            raise UserError(f"no run folders under {output}: profile something first")
+        return max(folders, key=lambda p: (p.name, p.parent.name))
+    for candidate in (Path(run), output / run):
+        if (candidate / "summary.json").is_file():
+            return candidate
+    raise UserError(
+        f"no run {run!r}: give a run id as `fixingahole runs` lists it, a run folder, or latest"
+    )
+
+
+def _html_missing() -> str:
+    from fixingahole.report.page import EXTRA
+
+    return f"the page needs the html extra: {EXTRA}"
+
+
+def history(
+    entry: str,
+    where: Where,
+    *,
+    metric: str = "wall",
+    output: Path | None = None,
+    changes: bool = False,
+    threshold_pct: float = 5.0,
+    alpha: float = 0.05,
+    fmt: str = "text",
+) -> int:
+    """An entry's metric over its runs: a table (text or JSON), or a plot in `output` (.html,
+    .svg, .png); with `changes`, the change points listed and marked."""
+    from fixingahole.profiling import store_dir
+    from fixingahole.report.history import STATIC_SUFFIXES, build_history, history_text
+
+    suffix = Path(output).suffix.lower() if output else ""
+    if output and suffix not in (".html", *STATIC_SUFFIXES):
+        raise UserError(f"--output {output}: name a .html, .svg or .png file")
+    if fmt not in ("text", "json"):
+        raise UserError(f"unknown format {fmt!r}: use text or json")
+    if output:
+        from fixingahole.report.page import require_html
+
+        require_html()
+    from fixingahole.store import Store
+
+    runs = Store(store_dir(where.settings())).runs(entries=[entry])
+    if runs.empty:
+        raise UserError(
+            f"no runs of {entry!r} in the store: check the name with `fixingahole runs`"
+        )
+    trend = build_history(runs, entry, metric)
+    if changes:
+        from fixingahole.report.history import with_changes
+
+        trend = with_changes(trend, threshold_pct / 100, alpha)
+    if not output:
+        print(history_text(trend, fmt), end="")
+        return 0
+    if suffix == ".html":
+        from fixingahole.report.history import render_history_page
+        from fixingahole.report.page import write_page
+
+        write_page(Path(output), render_history_page(trend))
+    else:
+        from fixingahole.report.history import write_static
+
+        write_static(trend, Path(output))
+    print(f"history of {entry} written to {output}")
+    return 0

@@ -96,6 +96,7 @@ def profile_target(
         echo=echo,
     )
     _import_in_background("fixingahole.store")
+    _in_background(_preload_pages, "preload pages")
     result = run_scalene(request)
 
     profile, parse_error = Profile(), None
@@ -150,10 +151,12 @@ def profile_target(
     folded = render_folded(profile, locator)
     if folded:
         _write_atomic(run_dir / "stacks.folded", folded)
+    views = _in_background(lambda: _write_views(run_dir, summary, profile, run, locator), "views")
     if echo:
         print(render_summary(profile, run, locator, top=top))
         print(f"Run folder: {run_dir}")
     _add_to_store(settings, summary, run_dir)
+    views.join()
     return RunOutcome(run_id, run_dir, status, result.exit_code, summary)
 
 
@@ -257,7 +260,37 @@ def _import_in_background(module: str) -> None:
         with suppress(Exception):  # the import where it is used will say what went wrong
             importlib.import_module(module)
 
-    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
+    _in_background(load, f"import {module}")
+
+
+def _in_background(work, name: str) -> threading.Thread:
+    """Start `work` in a daemon thread and return the thread."""
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _preload_pages() -> None:
+    """Import jinja2 and pack plotly.js while the script runs, for the page written after it."""
+    with suppress(Exception):  # writing the page will say what went wrong
+        from fixingahole.report.page import preload
+
+        preload()
+
+
+def _write_views(run_dir: Path, summary: dict, profile, run, locator) -> None:
+    """report.html and speedscope.json; the text report and summary are the record, so a
+    failure here only warns."""
+    from fixingahole.report.stored import write_views
+
+    try:
+        write_views(run_dir, summary, profile, run, locator)
+    except Exception as exc:
+        print(
+            f"warning: run saved in {run_dir} but its page not written ({exc}); "
+            f"run `fixingahole report {run_dir}`",
+            file=sys.stderr,
+        )
 
 
 def _add_to_store(settings: Settings, summary: dict, run_dir: Path) -> None:

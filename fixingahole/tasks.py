@@ -210,7 +210,7 @@ def runs(c, entry=None, date=None, last=None):
         "metric": "what decides the verdict and the gate: time, cpu or memory",
         "all": "list function changes for every entry",
         "lines": "also list the lines that changed",
-        "format": "text, markdown, json or csv",
+        "format": "text, markdown, json, csv or html (a page; needs --output)",
         "output": "write the comparison to this file",
         "fail-on-regression": "exit 1 when an entry is significantly worse by more than PCT, "
         "or all its B runs failed where A's succeeded",
@@ -329,16 +329,39 @@ def bisect(c, good, bad, entry, repeat=5, threshold=5.0, alpha=0.05, metric="tim
 
 
 @task(
-    positional=["entry"],
-    help={"entry": "the entry", "changes": "list the change points", **JUDGING_HELP},
+    help={
+        "run": "a run id (entry/20250101_143000), a run folder, or latest",
+        "open": "open the page in the browser",
+        **TOP_HELP,
+    }
 )
-def history(c, entry, changes=False, threshold=5.0, alpha=0.05, metric="time", format="text"):
-    """An entry's figures over its code versions; --changes: where they shifted."""
+def report(c, run, open=False, top=10):
+    """Re-render a run's text report, report.html and speedscope.json from its folder."""
+    _run(commands.report, run, _where(c), open_page=open, top=int(top))
+
+
+@task(
+    positional=["entry"],
+    help={
+        "entry": "the entry (as `invoke runs` lists it)",
+        "metric": "wall, cpu or memory (default wall)",
+        "output": "write the plot: .html (interactive), .svg or .png (static)",
+        "changes": "list the change points: where the level shifted",
+        "threshold": "smallest change in percent that counts (default 5)",
+        "alpha": "significance level of the test (default 0.05)",
+        "format": "text or json",
+    },
+)
+def history(
+    c, entry, metric="wall", output=None, changes=False, threshold=5.0, alpha=0.05, format="text"
+):
+    """An entry's metric over its code versions: a table, or a plot with --output; --changes."""
     _run(
         commands.history,
         entry,
         _where(c),
         metric=metric,
+        output=Path(output) if output else None,
         changes=changes,
         threshold_pct=float(threshold),
         alpha=float(alpha),
@@ -359,8 +382,9 @@ ns = Collection(
     runs,
     compare,
     calibrate,
-    bisect,
+    report,
     history,
+    bisect,
     store_rebuild,
 )
 ns.configure({"fixingahole": {"manifest": None, "root": None, "output": None}})

@@ -1,4 +1,4 @@
-"""Attribution and change points over store-shaped tables (the statistics, without profiling)."""
+"""Attribution and change points over store-shaped data (the statistics, without profiling)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from fixingahole.attribution import attribute
-from fixingahole.changepoints import Version, change_points, versions
-from fixingahole.compare import judge, number_versions
+from fixingahole.changepoints import change_points
+from fixingahole.compare import judge
 
 RULE = partial(judge, threshold=0.05, alpha=0.05)
 
@@ -106,37 +106,15 @@ def test_a_function_absent_from_some_runs_counts_zero_there() -> None:
 # ---------------------------------------------------------------- change points
 
 
-def history_frame(
-    levels: list[float], runs: int = 3, seed: int = 0, noise: float = 0.06
-) -> pd.DataFrame:
-    """An entry's runs: one commit per level, `runs` runs each, in order, with log-normal noise."""
+def history(levels: list[float], runs: int = 3, seed: int = 0, noise: float = 0.06):
+    """Per commit (one level each, in order), `runs` figures with log-normal noise."""
     rng = np.random.default_rng(seed)
-    rows = []
-    start = pd.Timestamp("2026-01-01", tz="UTC")
-    for number, level in enumerate(levels):
-        commit = f"{number:02d}" + "c" * 38
-        for i in range(runs):
-            stamp = start + pd.Timedelta(hours=number, minutes=i)
-            rows.append(
-                {
-                    "run_id": f"e/{stamp:%Y%m%d_%H%M%S}",
-                    "entry": "e",
-                    "status": "ok",
-                    "started_utc": stamp,
-                    "wall_s": noisy(rng, level, noise),
-                    "git_commit": commit,
-                    "git_dirty": False,
-                    "code_hash": f"sha256:{number}",
-                }
-            )
-    return number_versions(pd.DataFrame(rows))
+    return [[noisy(rng, level, noise) for _ in range(runs)] for level in levels]
 
 
-def found_steps(levels: list[float], seed: int) -> list[tuple[str, str]]:
-    history = versions(history_frame(levels, seed=seed), "wall_s")
-    return [
-        (point.at.commit[:2], point.verdict) for point in change_points(history, 0.05, 0.05, RULE)
-    ]
+def found_steps(levels: list[float], seed: int) -> list[tuple[int, str]]:
+    found = change_points(history(levels, seed=seed), 0.05, 0.05, RULE)
+    return [(point.at, point.verdict) for point in found]
 
 
 SEEDS = range(50)  # histories drawn per case, with 6% noise on every run
@@ -144,10 +122,10 @@ SEEDS = range(50)  # histories drawn per case, with 6% noise on every run
 
 def test_change_points_name_the_planted_commit_in_eight_commits_of_three_runs() -> None:
     levels = [1.0, 1.0, 1.0, 1.0, 1.5, 1.5, 1.5, 1.5]  # slower from commit 04
-    assert found_steps(levels, seed=0) == [("04", "slower")]
+    assert found_steps(levels, seed=0) == [(4, "slower")]
     results = [found_steps(levels, seed) for seed in SEEDS]
-    assert sum(("04", "slower") in found for found in results) >= 48
-    assert sum(found == [("04", "slower")] for found in results) >= 45  # measured: 47 of 50
+    assert sum((4, "slower") in found for found in results) >= 48
+    assert sum(found == [(4, "slower")] for found in results) >= 45  # measured: 47 of 50
 
 
 def test_a_flat_history_has_no_change_point() -> None:
@@ -161,12 +139,4 @@ def test_one_outlying_version_is_not_a_change_point() -> None:
 
 def test_a_step_up_and_a_step_back_are_both_found() -> None:
     levels = [1.0, 1.0, 1.0, 1.4, 1.4, 1.4, 1.0, 1.0, 1.0]
-    assert found_steps(levels, seed=0) == [("03", "slower"), ("06", "faster")]
-
-
-def test_versions_leave_out_failed_versions_and_keep_commit_order() -> None:
-    table = history_frame([1.0, 2.0, 3.0])
-    table.loc[table["git_commit"].str.startswith("01"), "status"] = "failed"
-    found = versions(table, "wall_s")
-    assert [version.commit[:2] for version in found] == ["00", "02"]
-    assert isinstance(found[0], Version) and len(found[0].values) == 3
+    assert found_steps(levels, seed=0) == [(3, "slower"), (6, "faster")]

@@ -95,6 +95,8 @@ def test_memory_run_folder_holds_everything(memory_run):
         "stderr.txt",
         "logs.log",
         "stacks.folded",
+        "speedscope.json",
+        "report.html",
     ):
         assert name in names, names
     assert "args: ['12', 'two words']" in (run_dir / "stdout.txt").read_text()

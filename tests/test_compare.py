@@ -795,8 +795,8 @@ def test_text_says_what_was_compared(mixed: Comparison) -> None:
 
 
 def test_unknown_format_is_a_user_error(mixed: Comparison) -> None:
-    with pytest.raises(UserError, match="unknown format 'html'"):
-        render(mixed, "html")
+    with pytest.raises(UserError, match="unknown format 'pdf': use one of text, markdown, json"):
+        render(mixed, "pdf")
 
 
 # ---------------------------------------------------------------- statistics that do not cry wolf

@@ -1,4 +1,4 @@
-"""A `Comparison` as text (terminal), markdown (a pull-request comment), JSON or CSV.
+"""A `Comparison` as text (terminal), markdown (a pull-request comment), JSON, CSV or a page.
 
 The JSON is an object: `header` (each side's selector, run ids, commits, branches, hosts, Python
 and Scalene versions; the settings; warnings), `entries` (per entry: `entry`, `verdict`,
@@ -32,7 +32,7 @@ from fixingahole.compare import (
 from fixingahole.errors import UserError
 from fixingahole.stats import Figures
 
-FORMATS = ("text", "markdown", "json", "csv")
+FORMATS = ("text", "markdown", "json", "csv", "html")
 UNITS = {"wall_s": "s", "cpu_s": "s", "peak_heap_mb": "MB", "max_rss_mb": "MB"}
 LISTED_RUNS = 6  # the text header names a side's runs when it has at most this many
 FIGURES = ("n", "median", "mean", "std", "min", "max")
@@ -58,8 +58,13 @@ CSV_COLUMNS = (
 ATTRIBUTED = 5  # the text names this many functions behind a change
 
 
-def render(comparison: Comparison, fmt: str = "text") -> str:
-    """The comparison in one of FORMATS."""
+def render(comparison: Comparison, fmt: str = "text", *, runs=None, output=None) -> str:
+    """The comparison in one of FORMATS. For html, `runs` (the store's runs table) and `output`
+    (the folder of the run folders) add every run's dot and the differential flame graph."""
+    if fmt == "html":
+        from fixingahole.report.compare_page import render_compare_page
+
+        return render_compare_page(comparison, runs, output)
     if fmt == "text":
         return _tables(comparison, markdown=False)
     if fmt == "markdown":
