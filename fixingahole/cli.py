@@ -228,6 +228,14 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, metavar="SECONDS", help="stop a script that runs longer than this"
     )
     parser.add_argument(
+        "--instructions",
+        action="store_true",
+        default=None,
+        help="after the profile, run the script once more under Valgrind's Cachegrind and "
+        "record the instructions it executed: a count that noise does not move (needs "
+        "valgrind; 30-50x slower than the script)",
+    )
+    parser.add_argument(
         "--top", type=int, default=10, metavar="N", help="functions listed in each top table"
     )
     parser.add_argument(
@@ -259,9 +267,10 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--metric",
-        choices=("time", "memory"),
+        choices=("time", "memory", "instructions"),
         default="time",
-        help="what decides an entry's verdict and the gate (default time)",
+        help="what decides an entry's verdict and the gate (default time); instructions: the "
+        "counts of runs made with --instructions, judged without a significance test",
     )
     parser.add_argument(
         "--all",
@@ -347,6 +356,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "no_plots": args.no_plots,
         "live": args.live,
         "timeout": args.timeout,
+        "instructions": args.instructions,
         "args": args.script_args or None,
     }
 

@@ -166,6 +166,10 @@ def _run_entries(
                 f"{commands[job.entry.name]}"
             )
         return None
+    if any(e.options.instructions for e in entries):
+        from fixingahole.instructions import find_valgrind
+
+        find_valgrind()  # before the first run, not after the entries without --instructions
 
     def run_one(job):
         return profile_target(

@@ -34,6 +34,7 @@ OPTION_KEYS = (
     "env",
     "cwd",
     "timeout",
+    "instructions",
 )
 SHARED_KEYS = (*OPTION_KEYS, "repeat", "tags")  # allowed in [defaults] and in an entry
 ENTRY_KEYS = ("path", *SHARED_KEYS)

@@ -34,6 +34,7 @@ class ProfileOptions:
     env: Mapping[str, str] = field(default_factory=dict, hash=False)  # added to the environment
     cwd: Path | None = None  # the script's working directory
     timeout: float | None = None  # seconds before the script is stopped
+    instructions: bool = False  # also count instructions under Cachegrind, after the profile
 
     @classmethod
     def from_values(cls, **values: object) -> ProfileOptions:
@@ -58,6 +59,7 @@ class ProfileOptions:
         argv += ["--no-plots"] if self.no_plots else []
         argv += ["--live", _number(self.live)] if self.live else []
         argv += ["--timeout", _number(self.timeout)] if self.timeout else []
+        argv += ["--instructions"] if self.instructions else []
         for folder in self.ignore:
             argv += ["--ignore", folder]
         return argv + (["--", *self.args] if self.args else [])
@@ -171,6 +173,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "env": _environment,
     "cwd": _folder,
     "timeout": _seconds,
+    "instructions": _flag,
 }
 
 

@@ -55,6 +55,10 @@ def profile_target(
     kind = target_kind(target)
     if kind == "script":
         check_syntax(target)
+    if options.instructions:
+        from fixingahole.instructions import find_valgrind
+
+        find_valgrind()  # before anything runs: no valgrind is bad input, not a failed run
     started = datetime.now(timezone.utc)
     entry = entry or target.stem
     run_dir = new_run_dir(settings.output, entry, started)
@@ -113,6 +117,9 @@ def profile_target(
     if status == "ok" and profile.is_empty:
         status = "no-samples"
         error = parse_error or "the script finished before Scalene took any sample"
+    counted = None
+    if options.instructions:
+        counted = _count_instructions(script, cwd, options, run_dir, status, echo)
 
     run = RunInfo(
         command=command,
@@ -143,6 +150,8 @@ def profile_target(
         git=git_info(target.parent),
         environment=environment(),
     )
+    if counted is not None:
+        summary.update(counted.fields())
     report = render_report(profile, run, locator, top=top)
     _write_atomic(run_dir / "profile_results.txt", report)
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
@@ -151,9 +160,46 @@ def profile_target(
         _write_atomic(run_dir / "stacks.folded", folded)
     if echo:
         print(render_summary(profile, run, locator, top=top))
+        if counted is not None:
+            print(_instructions_line(counted))
         print(f"Run folder: {run_dir}")
     _add_to_store(settings, summary, run_dir)
+    if counted is not None and counted.status == "interrupted":
+        raise KeyboardInterrupt  # the run is saved; the user asked to stop
     return RunOutcome(run_id, run_dir, status, result.exit_code, summary)
+
+
+def _count_instructions(
+    script: Path, cwd: Path, options: ProfileOptions, run_dir: Path, status: str, echo: bool
+):
+    """The Valgrind run after the profile, run as the profile ran the script (without Scalene)."""
+    from fixingahole.instructions import CountRequest, InstructionCount, count_instructions
+
+    if status not in ("ok", "no-samples"):
+        return InstructionCount("skipped", None, None, f"not counted: the profile ended {status}")
+    if echo:
+        print("Counting instructions under Valgrind's Cachegrind ...", file=sys.stderr, flush=True)
+    request = CountRequest(
+        script=script,
+        cwd=cwd,
+        run_dir=run_dir,
+        args=tuple(options.args),
+        env=dict(options.env),
+        no_plots=options.no_plots,
+        timeout=options.timeout,
+    )
+    return count_instructions(request)
+
+
+def _instructions_line(counted) -> str:
+    """The count for the terminal: total, start-up and the script's own share, or why none."""
+    if counted.instructions is None:
+        return f"Instructions: not counted: {counted.note}"
+    line = f"Instructions: {counted.instructions:,} (Cachegrind)"
+    if counted.startup is not None:
+        own = counted.instructions - counted.startup
+        line += f"; interpreter start-up {counted.startup:,}, the script's own {own:,}"
+    return line + (f"; note: {counted.note}" if counted.note else "")
 
 
 def check_syntax(script: Path) -> None:
