@@ -6,6 +6,7 @@ Each function takes plain values, prints what the user should see, returns an ex
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import sys
@@ -128,7 +129,28 @@ def calibrate(
     report = noise_report(timings, compare_repeat, alpha)
     print(f"{name}: wall time over {len(timings)} runs")
     print(report.text())
+    counts = [o.summary.get("instructions") for _, o in result.outcomes if o.status == "ok"]
+    if any(count is not None for count in counts):
+        print(_count_spread(name, counts))
     return 0
+
+
+def _count_spread(name: str, counts: list[int | None]) -> str:
+    """How far the instruction counts of one version spread, and the threshold that suits them."""
+    from statistics import median
+
+    known = [count for count in counts if count is not None]
+    lines = [f"{name}: instructions over {len(known)} of {len(counts)} runs"]
+    if len(known) < 2:
+        return "\n".join([*lines, "  fewer than 2 counts: no spread measured"])
+    spread = (max(known) - min(known)) / median(known)
+    threshold = max(1.0, math.ceil(spread * 1000))  # percent: ten times the spread, at least 1
+    lines += [
+        f"  median {median(known):,.0f}, spread (max - min) / median {spread:.6%}",
+        f"  suggested: compare --metric instructions --threshold {threshold:g} "
+        "(one run per side is enough)",
+    ]
+    return "\n".join(lines)
 
 
 def _run_entries(
