@@ -692,6 +692,9 @@ def _open_parquet(path: Path, strings: list[str]) -> pq.ParquetFile:
     """A segment file that reads these string columns dictionary-encoded."""
     try:
         return pq.ParquetFile(path, read_dictionary=strings)
+    except KeyError:  # a column added since the file was written: read the others
+        present = set(pq.read_schema(path).names)
+        return _open_parquet(path, [name for name in strings if name in present])
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as error:
