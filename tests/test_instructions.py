@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from fixingahole.compare import COUNTS, METRICS, compare, judge_counts
 from fixingahole.instructions import CountRequest, count_instructions
 from fixingahole.store import Store
 from tests.conftest import write
+from tests.test_batch import invoke
 from tests.test_compare import NO_FUNCTIONS, frame, run
 
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
@@ -123,6 +125,22 @@ def test_a_planted_change_is_slower_with_one_run_per_side_and_fails_the_gate(
     assert 1.07 < loop["ratio"] < 1.14
     assert loop["p_value"] is None
     assert main([*gate, "--threshold", "20"]) == 0  # a 10% change is within a 20% threshold
+
+
+@pytest.mark.slow
+@needs_valgrind
+def test_calibrate_through_invoke_measures_the_spread_of_counts(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project / "same.py", LOOP.format(planted=""))
+    write(project / "loop.py", LOOP.format(planted=""))
+    write(project / "profiles.toml", MANIFEST.replace("instructions = true", ""))
+    assert invoke("calibrate", "same", "--repeat", "2", "--instructions") == 0
+    out = capsys.readouterr().out
+    assert "same: instructions over 2 of 2 runs" in out
+    spread = float(re.search(r"spread \(max - min\) / median ([\d.]+)%", out)[1])
+    assert spread < 0.01  # percent: two runs of one script agree within 0.01%
+    assert "suggested: compare --metric instructions --threshold 1 " in out
 
 
 def test_without_valgrind_instructions_is_a_one_line_error(project: Path) -> None:
