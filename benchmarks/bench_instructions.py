@@ -6,11 +6,12 @@ the profile itself is untouched. Its time grows with the script's: a script of T
 about `added_s_per_script_s * T + fixed_s` (the Valgrind start-up of the interpreter), and the
 first count with an interpreter also counts its bare start-up once (`startup_count_s`, then cached).
 
-The CPU-bound workload of _common.py at two sizes (about 0.1 s and 0.5 s under plain Python), in
-rounds of plain small, counted small, plain large, counted large. Per round, the slope is the
-difference of the counted runs' CPU seconds (user + system of the child, from its rusage: a
-measure the machine's other load barely moves) over the same difference of the plain runs; the
-figure is the median over rounds, with the range. Wall-time slopes are printed beside them.
+The CPU-bound workload of _common.py at two sizes (about 0.1 s and 0.5 s of CPU under plain
+Python), in rounds of plain small, counted small, plain large, counted large. Per round, the slope
+is the difference of the counted runs' CPU seconds (user + system of the Valgrind child, from its
+rusage: a measure the machine's other load barely moves) over the difference of the CPU seconds
+the plain runs' steps took (as the workload measures them); the figure is the median over rounds,
+with the range. Wall-time slopes are printed beside them; on a busy machine they are larger.
 
     python benchmarks/bench_instructions.py            # 3 rounds: about 1.5 minutes of CPU
     python benchmarks/bench_instructions.py --quick    # 1 round, smaller sizes
@@ -30,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import figure_line, run_captured, steps_for, write_workload
+from _common import figure_line, run_captured, workload_times, write_workload
 
 from fixingahole.instructions import CountRequest, count_instructions
 
@@ -50,6 +51,15 @@ def counted(script: Path, steps: int, folder: Path) -> tuple[float, float, int]:
     return wall, cpu, count.instructions
 
 
+def steps_for_cpu(script: Path, seconds: float) -> int:
+    """Workload steps that take about `seconds` of CPU under plain Python, whatever the load."""
+    steps = 1_000_000
+    _, cpu = workload_times(
+        run_captured([sys.executable, str(script), str(steps)], script.parent).stdout
+    )
+    return max(1, int(steps * seconds / cpu))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round of smaller sizes")
@@ -63,7 +73,7 @@ def main() -> None:
     os.environ["FIXINGAHOLE_CACHE_DIR"] = str(folder / "cache")
     try:
         script = write_workload(folder)
-        sizes = {"small": steps_for(small_s), "large": steps_for(large_s)}
+        sizes = {"small": steps_for_cpu(script, small_s), "large": steps_for_cpu(script, large_s)}
         plain_argv = {name: [sys.executable, str(script), str(n)] for name, n in sizes.items()}
         start = time.perf_counter()
         count_instructions(CountRequest(script=script, cwd=folder, run_dir=folder, args=("1",)))
@@ -72,21 +82,19 @@ def main() -> None:
         for r in range(1, rounds + 1):
             plain, cg = {}, {}
             for name, steps in sizes.items():
-                plain[name] = run_captured(plain_argv[name], folder, capture=False)
+                plain[name] = workload_times(run_captured(plain_argv[name], folder).stdout)
                 cg[name] = counted(script, steps, folder)
                 wall, cpu, instructions = cg[name]
                 print(
-                    f"  {r}/{rounds} {name}: plain {plain[name].cpu:.3f} s CPU, counted "
+                    f"  {r}/{rounds} {name}: plain {plain[name][1]:.3f} s CPU, counted "
                     f"{cpu:.3f} s CPU ({wall:.3f} s wall), {instructions:,} instructions",
                     flush=True,
                 )
-            slope = (cg["large"][1] - cg["small"][1]) / (plain["large"].cpu - plain["small"].cpu)
-            wall_slope = (cg["large"][0] - cg["small"][0]) / (
-                plain["large"].wall - plain["small"].wall
-            )
+            slope = (cg["large"][1] - cg["small"][1]) / (plain["large"][1] - plain["small"][1])
+            wall_slope = (cg["large"][0] - cg["small"][0]) / (plain["large"][0] - plain["small"][0])
             slopes.append(slope)
             wall_slopes.append(wall_slope)
-            fixed.append(cg["small"][1] - slope * plain["small"].cpu)
+            fixed.append(cg["small"][1] - slope * plain["small"][1])
         warm_s = counted(script, 1, folder)[0]
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fixingahole.errors import UserError
-from fixingahole.runner import BOOTSTRAP_DIR, _stop_signals
+from fixingahole.runner import BOOTSTRAP_DIR, _stop_signals  # Ctrl-C handled as in a profile
 
 FIXED_ENV = {"PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}
 ONE_THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -108,7 +108,10 @@ def count_instructions(request: CountRequest) -> InstructionCount:
     """Count the script's instructions, and the interpreter's start-up (cached)."""
     valgrind = find_valgrind()
     env = count_env(request.env, request.no_plots)
-    startup = startup_instructions(valgrind, env)
+    try:
+        startup = startup_instructions(valgrind, env)
+    except KeyboardInterrupt:  # the profile before it is kept: say so instead of losing it
+        return InstructionCount("interrupted", None, None, "the Valgrind run was interrupted")
     with tempfile.TemporaryDirectory(prefix="fixingahole-cg-") as tmp:
         argv = [str(request.script), *request.args]
         with (
