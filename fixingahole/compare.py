@@ -670,7 +670,7 @@ def _compare_entry(
             column,
             stats.describe(values[column][0]),
             stats.describe(values[column][1]),
-            _judge(column, *values[column], threshold, alpha, spreads.get(column)),
+            judge_metric(column, *values[column], threshold, alpha, spreads.get(column)),
         )
         for column in header.metrics
     )
@@ -705,7 +705,8 @@ def _compare_entry(
     worse = (
         gate is not None
         and verdict in COMPARED
-        and _judge(primary, *values[primary], gate, alpha, spreads.get(primary)).verdict == "slower"
+        and judge_metric(primary, *values[primary], gate, alpha, spreads.get(primary)).verdict
+        == "slower"
     )
     return EntryComparison(
         entry=name,
@@ -720,7 +721,7 @@ def _compare_entry(
     )
 
 
-def _judge(
+def judge_metric(
     metric: str,
     a: Sequence[float],
     b: Sequence[float],
@@ -728,7 +729,8 @@ def _judge(
     alpha: float,
     spread: float | None,
 ) -> Judgement:
-    """Counts by `judge_counts`, timings and memory by `judge` (never slower with one run each)."""
+    """One metric's verdict by its own rules: counts by `judge_counts` (`spread` is their measured
+    repeatability), timings and memory by `judge`. Bisect and history judge through this too."""
     if metric in COUNTS:
         return judge_counts(a, b, threshold, spread)
     return judge(a, b, threshold, alpha)
