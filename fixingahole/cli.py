@@ -233,7 +233,7 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="after the profile, run the script once more under Valgrind's Cachegrind and "
         "record the instructions it executed: a count that noise does not move (needs "
-        "valgrind; 30-50x slower than the script)",
+        "valgrind; 25-50x slower than the script)",
     )
     parser.add_argument(
         "--top", type=int, default=10, metavar="N", help="functions listed in each top table"

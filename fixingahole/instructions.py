@@ -37,7 +37,7 @@ from fixingahole.runner import BOOTSTRAP_DIR, _stop_signals  # Ctrl-C handled as
 
 FIXED_ENV = {"PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}
 ONE_THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-SLOWDOWN = (30, 50)  # how much slower a script runs under Cachegrind, roughly
+SLOWDOWN = (25, 50)  # how much slower a script runs under Cachegrind (bench_instructions: 27x CPU)
 POLL_S = 0.1  # how often the child's threads are counted
 INSTALL_HINT = (
     "valgrind is not installed (or not on PATH): --instructions needs it; install the "
@@ -97,11 +97,6 @@ def find_valgrind() -> str:
     if found is None:
         raise UserError(INSTALL_HINT)
     return found
-
-
-def expected_seconds(profile_wall_s: float) -> tuple[float, float]:
-    """The range of time a Valgrind run of a script takes, from its profile's wall time."""
-    return profile_wall_s * SLOWDOWN[0], profile_wall_s * SLOWDOWN[1]
 
 
 def count_instructions(request: CountRequest) -> InstructionCount:
