@@ -131,11 +131,11 @@ def calibrate(
     print(report.text())
     counts = [o.summary.get("instructions") for _, o in result.outcomes if o.status == "ok"]
     if any(count is not None for count in counts):
-        print(_count_spread(name, counts))
+        print(count_spread(name, counts))
     return 0
 
 
-def _count_spread(name: str, counts: list[int | None]) -> str:
+def count_spread(name: str, counts: list[int | None]) -> str:
     """How far the instruction counts of one version spread, and the threshold that suits them."""
     from statistics import median
 

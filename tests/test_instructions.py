@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,8 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from fixingahole.cli import main
+from fixingahole.commands import count_spread
 from fixingahole.compare import COUNTS, METRICS, compare, judge_counts
+from fixingahole.config import load_settings
 from fixingahole.instructions import CountRequest, count_instructions
+from fixingahole.manifest import load_manifest
 from fixingahole.store import Store
 from tests.conftest import write
 from tests.test_batch import invoke
@@ -41,7 +43,6 @@ LOOP = """
 """
 MANIFEST = """
     [defaults]
-    instructions = true
     interval = 0.002
     args = ["300000"]
 
@@ -96,12 +97,12 @@ def test_a_planted_change_is_slower_with_one_run_per_side_and_fails_the_gate(
     git(project, "init", "-q")
     git(project, "add", ".")
     git(project, "commit", "-qm", "A")
-    assert main(["profile-all"]) == 0
+    assert main(["profile-all", "--instructions"]) == 0
     assert "instructions" in capsys.readouterr().out.split("\n\n")[-1]  # the closing table
 
     write(project / "loop.py", LOOP.format(planted=PLANTED))
     git(project, "commit", "-qam", "B: planted")
-    assert main(["profile-all"]) == 0
+    assert invoke("profile-all", "--instructions") == 0  # the task's flag, this time
     capsys.readouterr()
 
     runs = Store(project / "performance" / ".store").runs().set_index("run_id")
@@ -127,20 +128,21 @@ def test_a_planted_change_is_slower_with_one_run_per_side_and_fails_the_gate(
     assert main([*gate, "--threshold", "20"]) == 0  # a 10% change is within a 20% threshold
 
 
-@pytest.mark.slow
-@needs_valgrind
-def test_calibrate_through_invoke_measures_the_spread_of_counts(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    write(project / "same.py", LOOP.format(planted=""))
-    write(project / "loop.py", LOOP.format(planted=""))
-    write(project / "profiles.toml", MANIFEST.replace("instructions = true", ""))
-    assert invoke("calibrate", "same", "--repeat", "2", "--instructions") == 0
-    out = capsys.readouterr().out
-    assert "same: instructions over 2 of 2 runs" in out
-    spread = float(re.search(r"spread \(max - min\) / median ([\d.]+)%", out)[1])
-    assert spread < 0.01  # percent: two runs of one script agree within 0.01%
-    assert "suggested: compare --metric instructions --threshold 1 " in out
+def test_calibrate_states_the_spread_of_counts_and_a_threshold() -> None:
+    text = count_spread("e", [442_315_445, 442_315_423, None])
+    assert "e: instructions over 2 of 3 runs" in text
+    assert "spread (max - min) / median 0.000005%" in text
+    assert "--metric instructions --threshold 1 " in text
+    assert "no spread measured" in count_spread("e", [442_315_445])
+
+
+def test_the_manifest_turns_counting_on_per_entry_or_in_defaults(project: Path) -> None:
+    write(project / "a.py", "pass\n")
+    text = '[defaults]\ninstructions = true\n\n[profiles.a]\npath = "a.py"\n\n'
+    text += '[profiles.b]\npath = "a.py"\ninstructions = false\n'
+    write(project / "profiles.toml", text)
+    manifest = load_manifest(project / "profiles.toml", load_settings())
+    assert [e.options.instructions for e in manifest.entries] == [True, False]
 
 
 def test_without_valgrind_instructions_is_a_one_line_error(project: Path) -> None:
