@@ -572,7 +572,7 @@ def _header(
                 f"{name} includes runs from a dirty work tree: changes to files other than the "
                 "profiled one are not tracked"
             )
-    counted = pd.concat([side_a["instructions"], side_b["instructions"]]).notna().any()
+    counted = side_a["instructions"].notna().any() or side_b["instructions"].notna().any()
     metrics = (*METRICS, *COUNTS) if counted or metric == "instructions" else METRICS
     return Header(a, b, metric, threshold, alpha, fail_on_regression, tuple(warnings), metrics)
 
@@ -609,9 +609,10 @@ def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
     """The runs of a side as plain records, grouped by entry (fast for many small groups)."""
     values = frame.loc[:, list(METRICS)].astype(float).to_numpy(na_value=np.nan)
     counts = frame.loc[:, list(COUNTS)].to_numpy(dtype=float, na_value=np.nan)
-    count_notes = (
-        frame["instructions_note"].astype(object).where(frame["instructions_note"].notna(), None)
-    )
+    notes = frame["instructions_note"]
+    count_notes = [None] * len(frame)  # most runs have no note: skip the conversion
+    if notes.notna().any():
+        count_notes = notes.astype(object).where(notes.notna(), None).tolist()
     hashes = frame["code_hash"].astype(object).where(frame["code_hash"].notna(), None)
     grouped: dict[str, list[_Run]] = {}
     setups: dict[tuple[object, object], tuple[tuple[str, str], ...]] = {}  # mostly shared
