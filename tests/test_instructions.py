@@ -184,9 +184,17 @@ def test_the_timeout_stops_the_valgrind_run_and_says_so(tmp_path: Path) -> None:
 
 @needs_valgrind
 def test_processes_and_threads_are_marked(tmp_path: Path) -> None:
-    forks = counted(tmp_path, "import os\nif os.fork() == 0:\n    os._exit(0)\nos.wait()\n")
+    forks = counted(
+        tmp_path,
+        "import os, sys\nif os.fork() == 0:\n    os._exit(0)\nos.wait()\n"
+        "print(os.getcwd(), os.environ['PYTHONHASHSEED'], os.environ['PYTHONMALLOC'])\n"
+        "sys.stdout.flush()\n",
+    )
     assert forks.status == "ok" and forks.instructions > forks.startup
     assert "started 1 other process" in forks.note
+    output = (tmp_path / "valgrind.stdout.txt").read_text()
+    assert output.split() == [str(tmp_path), "0", "malloc"]  # the cwd, the fixed settings
+    assert f"{forks.instructions:,}" in (tmp_path / "valgrind.log").read_text()  # Valgrind agrees
     threads = counted(
         tmp_path,
         "import threading, time\n"
