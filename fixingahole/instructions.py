@@ -312,12 +312,13 @@ def _note(ran: _Counted, request: CountRequest) -> str | None:
         )
     if ran.status == "interrupted":
         return "the Valgrind run was interrupted"
+    stderr = _last_line(request.run_dir / "valgrind.stderr.txt")
+    if ran.main_pid not in ran.counts:  # Cachegrind writes its count even when the script fails
+        why = ran.log_tail or stderr or f"exit code {ran.exit_code}"
+        return f"Valgrind did not count the run ({why}); see valgrind.log and valgrind.stderr.txt"
     if ran.status == "failed":
-        stderr = _last_line(request.run_dir / "valgrind.stderr.txt")
-        why = stderr or ran.log_tail or f"exit code {ran.exit_code}"
+        why = stderr or f"exit code {ran.exit_code}"
         return f"the script failed under Valgrind ({why}); see valgrind.stderr.txt"
-    if ran.main_pid not in ran.counts:
-        return f"Valgrind wrote no count ({ran.log_tail or 'no log'}); see valgrind.log"
     others = len(ran.counts) - 1
     if others:
         return (

@@ -205,6 +205,20 @@ def test_processes_and_threads_are_marked(tmp_path: Path) -> None:
     assert "ran 3 threads at once" in threads.note
 
 
+def test_a_valgrind_that_cannot_run_is_not_called_a_failing_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = write(
+        tmp_path / "bin" / "valgrind", "#!/bin/sh\necho 'valgrind: no such tool' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    count = counted(tmp_path, "print('fine')\n")
+    assert (count.status, count.instructions, count.startup) == ("failed", None, None)
+    assert count.note.startswith("Valgrind did not count the run (valgrind: no such tool)")
+    assert "script failed" not in count.note
+
+
 # ---------------------------------------------------------------- verdicts, over frames
 
 
