@@ -12,11 +12,15 @@ from contextlib import suppress
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fixingahole.config import Settings
 from fixingahole.errors import UserError
 from fixingahole.options import ProfileOptions, allocation_window
 from fixingahole.targets import target_kind
+
+if TYPE_CHECKING:
+    from fixingahole.instructions import InstructionCount
 
 RUN_STAMP = "%Y%m%d_%H%M%S"
 
@@ -171,8 +175,11 @@ def profile_target(
 
 def _count_instructions(
     script: Path, cwd: Path, options: ProfileOptions, run_dir: Path, status: str, echo: bool
-):
-    """The Valgrind run after the profile, run as the profile ran the script (without Scalene)."""
+) -> InstructionCount:
+    """The Valgrind run after the profile, run as the profile ran the script (without Scalene).
+
+    Whatever goes wrong in it, the profile is kept: the count is missing and the note says why.
+    """
     from fixingahole.instructions import CountRequest, InstructionCount, count_instructions
 
     if status not in ("ok", "no-samples"):
@@ -188,10 +195,13 @@ def _count_instructions(
         no_plots=options.no_plots,
         timeout=options.timeout,
     )
-    return count_instructions(request)
+    try:
+        return count_instructions(request)
+    except OSError as exc:  # Valgrind could not be started, or the run folder not written
+        return InstructionCount("failed", None, None, f"Valgrind could not run: {exc}")
 
 
-def _instructions_line(counted) -> str:
+def _instructions_line(counted: InstructionCount) -> str:
     """The count for the terminal: total, start-up and the script's own share, or why none."""
     if counted.instructions is None:
         return f"Instructions: not counted: {counted.note}"
