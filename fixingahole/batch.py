@@ -207,10 +207,12 @@ def _clock(seconds: float) -> str:
 
 
 def summary_table(result: BatchResult) -> str:
-    """One row per job: status, wall, CPU, peak heap, max RSS and top function."""
+    """One row per job: status, wall, CPU, peak heap, max RSS, instructions (when counted) and
+    top function."""
     from tabulate import tabulate
 
     rows = []
+    counted = any("instructions" in o.summary for _, o in result.outcomes)
     for job, outcome in result.outcomes:
         s = outcome.summary
         top = s.get("functions") or []
@@ -222,6 +224,7 @@ def summary_table(result: BatchResult) -> str:
                 _fmt(s.get("cpu_s"), "{:.2f}"),
                 _fmt(s.get("peak_heap_mb"), "{:.1f}"),
                 _fmt(s.get("max_rss_mb"), "{:.1f}"),
+                *([_count(s)] if counted else []),
                 f"{top[0]['name']} ({top[0]['percent']:.1f}%)" if top else "-",
                 outcome.run_id,
             ]
@@ -233,10 +236,17 @@ def summary_table(result: BatchResult) -> str:
         "CPU s",
         "peak heap MB",
         "max RSS MB",
+        *(["instructions"] if counted else []),
         "top function",
         "run id",
     ]
     return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _count(summary: dict) -> str:
+    """A run's instruction count; `-` when not counted."""
+    count = summary.get("instructions")
+    return "-" if count is None else f"{count:,}"
 
 
 def _fmt(value: float | None, pattern: str) -> str:

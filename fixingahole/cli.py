@@ -324,6 +324,14 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         "(a single profile always prints it)",
     )
     parser.add_argument(
+        "--instructions",
+        action="store_true",
+        default=None,
+        help="after the profile, run the script once more under Valgrind's Cachegrind and "
+        "record the instructions it executed: a count that noise does not move (needs "
+        "valgrind; 25-50x slower than the script)",
+    )
+    parser.add_argument(
         "--top", type=int, default=10, metavar="N", help="functions listed in each top table"
     )
     parser.add_argument(
@@ -355,10 +363,11 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--metric",
-        choices=("time", "cpu", "memory"),
+        choices=("time", "cpu", "memory", "instructions"),
         default="time",
         help="what decides an entry's verdict and the gate: wall time, CPU time (steadier on a "
-        "busy machine) or peak memory (default time)",
+        "busy machine), peak memory, or the instruction counts of runs made with "
+        "--instructions, judged without a significance test (default time)",
     )
     parser.add_argument(
         "--all",
@@ -465,6 +474,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "no_plots": args.no_plots,
         "live": args.live,
         "timeout": args.timeout,
+        "instructions": args.instructions,
         "args": args.script_args or None,
         "verbose": args.verbose,
     }

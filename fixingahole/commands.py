@@ -6,6 +6,7 @@ Each function takes plain values, prints what the user should see, returns an ex
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import sys
@@ -144,7 +145,28 @@ def calibrate(
         f"--metric {quieter} --threshold {chosen.suggested_threshold * 100:.0f} "
         f"(with --repeat {chosen.suggested_repeat})"
     )
+    counts = [summary.get("instructions") for summary in ok]
+    if any(count is not None for count in counts):
+        print(count_spread(name, counts))
     return 0
+
+
+def count_spread(name: str, counts: list[int | None]) -> str:
+    """How far the instruction counts of one version spread, and the threshold that suits them."""
+    from statistics import median
+
+    known = [count for count in counts if count is not None]
+    lines = [f"{name}: instructions over {len(known)} of {len(counts)} runs"]
+    if len(known) < 2:
+        return "\n".join([*lines, "  fewer than 2 counts: no spread measured"])
+    spread = (max(known) - min(known)) / median(known)
+    threshold = max(1.0, math.ceil(spread * 1000))  # percent: ten times the spread, at least 1
+    lines += [
+        f"  median {median(known):,.0f}, spread (max - min) / median {spread:.6%}",
+        f"  suggested: compare --metric instructions --threshold {threshold:g} "
+        "(one run per side is enough)",
+    ]
+    return "\n".join(lines)
 
 
 def _run_entries(
@@ -207,6 +229,10 @@ def _run_entries_in(
                 f"{commands[job.entry.name]}"
             )
         return None
+    if any(e.options.instructions for e in entries):
+        from fixingahole.instructions import find_valgrind
+
+        find_valgrind()  # before the first run, not after the entries without --instructions
 
     def run_one(job):
         return profile_target(

@@ -50,7 +50,15 @@ Verdicts per entry and metric, with r = median(B) / median(A) and t = the thresh
 For memory metrics `slower` means "uses more". The entry's verdict is that of its primary metric:
 wall time; with metric="cpu" the CPU time of the profiled process tree (on a busy machine far less
 disturbed by the neighbours than wall time); with metric="memory" peak heap (max RSS when a side
-has no peak heap figures).
+has no peak heap figures); with metric="instructions" the instruction count of runs made with
+--instructions.
+
+Instruction counts (`instructions`, and `script_instructions`: the count minus the interpreter's
+bare start-up) are listed when a compared run has one, and judged by `judge_counts`: a count does
+not move with machine load, so a change past the threshold is `slower` or `faster` with one run
+per side and no test. Instead of a p-value the judgement holds the entry's measured
+repeatability: the largest spread, (max - min) / median, of the counts of one code version over
+the entry's runs. A change no larger than that spread is `~`.
 
 For the entries whose functions are listed, `attribution` names the functions behind the change,
 each with its share of it and a per-run test (the rules are in `fixingahole.attribution`).
@@ -81,15 +89,24 @@ from fixingahole.attribution import Attribution, attribute
 from fixingahole.errors import UserError
 
 METRICS = ("wall_s", "cpu_s", "peak_heap_mb", "max_rss_mb")
+COUNTS = ("instructions", "script_instructions")  # of runs made with --instructions
 METRIC_LABELS = {
     "wall_s": "wall time",
     "cpu_s": "CPU time",
     "peak_heap_mb": "peak heap",
     "max_rss_mb": "max RSS",
+    "instructions": "instructions",
+    "script_instructions": "script's own instructions",
 }
 # what judges an entry under each `metric`: wall time, the CPU time of the profiled process tree
-# (far less disturbed by other processes on a busy machine), or peak heap
-PRIMARY = {"time": "wall_s", "cpu": "cpu_s", "memory": "peak_heap_mb"}
+# (far less disturbed by other processes on a busy machine), peak heap, or instruction counts
+PRIMARY = {
+    "time": "wall_s",
+    "cpu": "cpu_s",
+    "memory": "peak_heap_mb",
+    "instructions": "instructions",
+}
+COUNT_COLUMNS = ("instructions", "startup_instructions", "instructions_note")  # may be absent
 COMPARED = ("faster", "slower", "unchanged", "~")  # verdicts of entries with ok runs on both sides
 TOP_CHANGES = 10  # functions (and lines) listed per entry
 RUN_COLUMNS = (
@@ -135,6 +152,7 @@ class Judgement:
     p_value: float | None  # the one-sided test's; None within the threshold or without a test
     verdict: str | None  # faster / slower / unchanged / ~; None when a side has no figures
     note: str | None = None
+    repeatability: float | None = None  # counts: spread of one code version's counts, measured
 
 
 @dataclass(frozen=True)
@@ -225,11 +243,12 @@ class Header:
 
     a: Side
     b: Side
-    metric: str  # time | cpu | memory
+    metric: str  # time | cpu | memory | instructions
     threshold: float
     alpha: float
     fail_on_regression: float | None
     warnings: tuple[str, ...]
+    metrics: tuple[str, ...] = METRICS  # listed per entry: COUNTS too when a run has a count
 
 
 @dataclass(frozen=True)
@@ -301,8 +320,15 @@ def compare(
         nothing = f"no earlier code version precedes {a}{_suggestion(table)}"
         header = replace(header, warnings=(*header.warnings, nothing))
     by_entry_a, by_entry_b = _runs_by_entry(side_a), _runs_by_entry(side_b)
+    spreads = _repeatability(table) if header.metrics != METRICS else {}
     compared = [
-        _compare_entry(name, by_entry_a.get(name, []), by_entry_b.get(name, []), header)
+        _compare_entry(
+            name,
+            by_entry_a.get(name, []),
+            by_entry_b.get(name, []),
+            header,
+            spreads.get(name, {}),
+        )
         for name in sorted(by_entry_a.keys() | by_entry_b.keys())
     ]
     compared = _with_code_changes(
@@ -318,7 +344,7 @@ def compare(
     return Comparison(
         header=header,
         entries=tuple(compared),
-        geomean=tuple(_geomean(compared, name) for name in METRICS),
+        geomean=tuple(_geomean(compared, name) for name in header.metrics),
     )
 
 
@@ -348,6 +374,27 @@ def judge(a: Sequence[float], b: Sequence[float], threshold: float, alpha: float
             f"take at least {stats.min_repeats(alpha)} runs per side (5 recommended)"
         )
     return Judgement(ratio, p_value, "~", note)
+
+
+def judge_counts(
+    a: Sequence[float], b: Sequence[float], threshold: float, repeatability: float | None
+) -> Judgement:
+    """The verdict for instruction counts: past the threshold and past the counts' measured
+    spread is a change, whatever the number of runs (the rules are in the module docstring)."""
+    if len(a) == 0 or len(b) == 0:
+        return Judgement(ratio=None, p_value=None, verdict=None, repeatability=repeatability)
+    median_a, median_b = statistics.median(a), statistics.median(b)
+    if median_a <= 0:
+        same = median_b == median_a
+        note = None if same else "A's median is 0: no ratio"
+        return Judgement(None, None, "unchanged" if same else "~", note, repeatability)
+    ratio = median_b / median_a
+    if abs(ratio - 1) <= threshold:
+        return Judgement(ratio, None, "unchanged", None, repeatability)
+    if repeatability is not None and abs(ratio - 1) <= repeatability:
+        note = f"the change is within the spread of one version's counts ({repeatability:.2%})"
+        return Judgement(ratio, None, "~", note, repeatability)
+    return Judgement(ratio, None, "slower" if ratio > 1 else "faster", None, repeatability)
 
 
 def _select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
@@ -402,7 +449,14 @@ def _prepare(runs: pd.DataFrame, entries: Sequence[str], tags: Sequence[str]) ->
         )
     if runs.empty:
         raise UserError("the store holds no runs: profile something first")
-    table = runs.loc[:, [*RUN_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in runs.columns)]]
+    instructions, startup = _counts(runs, "instructions"), _counts(runs, "startup_instructions")
+    notes = runs["instructions_note"] if "instructions_note" in runs.columns else None
+    optional = [column for column in OPTIONAL_COLUMNS if column in runs.columns]
+    table = runs.loc[:, [*RUN_COLUMNS, *optional]].assign(
+        instructions=instructions,
+        script_instructions=instructions - startup,
+        instructions_note=notes,
+    )
     known = sorted(table["entry"].unique())
     if entries:
         unknown = sorted(set(entries) - set(known))
@@ -416,6 +470,13 @@ def _prepare(runs: pd.DataFrame, entries: Sequence[str], tags: Sequence[str]) ->
     table = table.assign(started_utc=pd.to_datetime(table["started_utc"], utc=True))
     table = table.sort_values(["entry", "started_utc", "run_id"], kind="stable")
     return number_versions(table.reset_index(drop=True))
+
+
+def _counts(runs: pd.DataFrame, column: str) -> np.ndarray:
+    """A count column as floats, NaN where missing (runs made without --instructions)."""
+    if column not in runs.columns:
+        return np.full(len(runs), np.nan)
+    return pd.to_numeric(runs[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _with_tags(table: pd.DataFrame, tags: Sequence[str]) -> pd.DataFrame:
@@ -638,7 +699,9 @@ def _header(
                 f"{name} includes runs from a dirty work tree: changes to files other than the "
                 "profiled one are not tracked"
             )
-    return Header(a, b, metric, threshold, alpha, fail_on_regression, tuple(warnings))
+    counted = side_a["instructions"].notna().any() or side_b["instructions"].notna().any()
+    metrics = (*METRICS, *COUNTS) if counted or metric == "instructions" else METRICS
+    return Header(a, b, metric, threshold, alpha, fail_on_regression, tuple(warnings), metrics)
 
 
 def _side(frame: pd.DataFrame, selector: str | None) -> Side:
@@ -666,17 +729,25 @@ class _Run:
     code_hash: str | None
     version: int
     setup: tuple[tuple[str, str], ...]  # (name, value as JSON) of the mode and measuring options
+    count_note: str | None = None  # why its instruction count may vary, or is missing
 
 
 def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
     """The runs of a side as plain records, grouped by entry (fast for many small groups)."""
     measured = [*METRICS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]
     values = frame.loc[:, measured].astype(float).to_numpy(na_value=np.nan)
+    counts = frame.loc[:, list(COUNTS)].to_numpy(dtype=float, na_value=np.nan)
+    notes = frame["instructions_note"]
+    count_notes = [None] * len(frame)  # most runs have no note: skip the conversion
+    if notes.notna().any():
+        count_notes = notes.astype(object).where(notes.notna(), None).tolist()
     hashes = frame["code_hash"].astype(object).where(frame["code_hash"].notna(), None)
     grouped: dict[str, list[_Run]] = {}
     setups: dict[tuple[object, object], tuple[tuple[str, str], ...]] = {}  # mostly shared
-    for row, entry, run_id, status, code_hash, version, mode, options in zip(
+    for row, count_row, count_note, entry, run_id, status, code_hash, version, mode, options in zip(
         values,
+        counts,
+        count_notes,
         frame["entry"],
         frame["run_id"],
         frame["status"],
@@ -687,10 +758,11 @@ def _runs_by_entry(frame: pd.DataFrame) -> dict[str, list[_Run]]:
         strict=True,
     ):
         figures = {m: float(v) for m, v in zip(measured, row, strict=True) if not np.isnan(v)}
+        figures.update((m, float(v)) for m, v in zip(COUNTS, count_row, strict=True) if v == v)
         setup = setups.get((mode, options))
         if setup is None:
             setup = setups[mode, options] = _setup(mode, options)
-        run = _Run(run_id, status, figures, code_hash, int(version), setup)
+        run = _Run(run_id, status, figures, code_hash, int(version), setup, count_note)
         grouped.setdefault(entry, []).append(run)
     return grouped
 
@@ -709,7 +781,11 @@ def _setup(mode: object, options: object) -> tuple[tuple[str, str], ...]:
 
 
 def _compare_entry(
-    name: str, runs_a: list[_Run], runs_b: list[_Run], header: Header
+    name: str,
+    runs_a: list[_Run],
+    runs_b: list[_Run],
+    header: Header,
+    spreads: dict[str, float],
 ) -> EntryComparison:
     metric, threshold, alpha = header.metric, header.threshold, header.alpha
     primary = PRIMARY[metric]
@@ -717,15 +793,15 @@ def _compare_entry(
     ids_b = tuple(run.run_id for run in runs_b)
     ok_a = [run for run in runs_a if run.status == "ok"]
     ok_b = [run for run in runs_b if run.status == "ok"]
-    values = {column: (_values(ok_a, column), _values(ok_b, column)) for column in METRICS}
+    values = {column: (_values(ok_a, column), _values(ok_b, column)) for column in header.metrics}
     metrics = tuple(
         MetricComparison(
             column,
             stats.describe(values[column][0]),
             stats.describe(values[column][1]),
-            judge(*values[column], threshold, alpha),
+            judge_metric(column, *values[column], threshold, alpha, spreads.get(column)),
         )
-        for column in METRICS
+        for column in header.metrics
     )
     if not runs_a or not runs_b:
         verdict = "new" if not runs_a else "missing"
@@ -737,19 +813,9 @@ def _compare_entry(
         notes.append(
             "no peak heap figures on a side (profiled without --memory): judged by max RSS"
         )
-    for label, runs, ok in (("A", runs_a, ok_a), ("B", runs_b, ok_b)):
-        if len(ok) < len(runs):
-            statuses = ", ".join(sorted({run.status for run in runs if run.status != "ok"}))
-            notes.append(f"{label}: {len(runs) - len(ok)} of {len(runs)} runs not ok ({statuses})")
-        versions = len({run.version for run in runs})
-        if versions > 1:
-            notes.append(f"{label} mixes {versions} code versions")
-    differing = _differing_options(ok_a, ok_b)
-    if differing:
-        notes.append(
-            f"the sides were profiled with different {', '.join(differing)}: "
-            "their timings may not be comparable"
-        )
+    notes += _side_notes(runs_a, ok_a, runs_b, ok_b)
+    if primary in COUNTS:
+        notes += _count_notes(ok_a, ok_b, spreads.get(primary))
     gate = header.fail_on_regression
     broke = bool(ok_a) and not ok_b  # it ran on A, and on B not once
     if broke and gate is not None:
@@ -765,6 +831,12 @@ def _compare_entry(
             notes.append(f"no {METRIC_LABELS[primary]} figures on a side")
     hashes_a = {run.code_hash for run in runs_a} - {None}
     hashes_b = {run.code_hash for run in runs_b} - {None}
+    worse = (
+        gate is not None
+        and verdict in COMPARED
+        and judge_metric(primary, *values[primary], gate, alpha, spreads.get(primary)).verdict
+        == "slower"
+    )
     return EntryComparison(
         entry=name,
         verdict=verdict,
@@ -773,10 +845,80 @@ def _compare_entry(
         runs_b=ids_b,
         metrics=metrics,
         code_changed=bool(hashes_a and hashes_b and hashes_a != hashes_b),
-        regressed=gate is not None
-        and (broke or (verdict in COMPARED and _regressed(*values[primary], gate, alpha))),
+        regressed=gate is not None and (broke or worse),
         notes=tuple(notes),
     )
+
+
+def judge_metric(
+    metric: str,
+    a: Sequence[float],
+    b: Sequence[float],
+    threshold: float,
+    alpha: float,
+    spread: float | None,
+) -> Judgement:
+    """One metric's verdict by its own rules: counts by `judge_counts` (`spread` is their measured
+    repeatability), timings and memory by `judge`. Bisect and history judge through this too."""
+    if metric in COUNTS:
+        return judge_counts(a, b, threshold, spread)
+    return judge(a, b, threshold, alpha)
+
+
+def _side_notes(
+    runs_a: list[_Run], ok_a: list[_Run], runs_b: list[_Run], ok_b: list[_Run]
+) -> list[str]:
+    """Runs that are not ok, mixed code versions, and options that differ between the sides."""
+    notes = []
+    for label, runs, ok in (("A", runs_a, ok_a), ("B", runs_b, ok_b)):
+        if len(ok) < len(runs):
+            statuses = ", ".join(sorted({run.status for run in runs if run.status != "ok"}))
+            notes.append(f"{label}: {len(runs) - len(ok)} of {len(runs)} runs not ok ({statuses})")
+        versions = len({run.version for run in runs})
+        if versions > 1:
+            notes.append(f"{label} mixes {versions} code versions")
+    differing = _differing_options(ok_a, ok_b)
+    if differing:
+        notes.append(
+            f"the sides were profiled with different {', '.join(differing)}: "
+            "their timings may not be comparable"
+        )
+    return notes
+
+
+def _count_notes(ok_a: list[_Run], ok_b: list[_Run], spread: float | None) -> list[str]:
+    """What a verdict by instruction counts rests on: uncounted runs, counts that may vary."""
+    notes = []
+    for label, ok in (("A", ok_a), ("B", ok_b)):
+        uncounted = [run for run in ok if "instructions" not in run.figures]
+        if uncounted:
+            reasons = sorted({run.count_note or "made without --instructions" for run in uncounted})
+            notes.append(
+                f"{label}: {len(uncounted)} of {len(ok)} runs have no instruction count "
+                f"({'; '.join(reasons)})"
+            )
+        counted_notes = {run.count_note for run in ok if "instructions" in run.figures}
+        notes += [f"{label}: {note}" for note in sorted(counted_notes - {None})]
+    if spread is None:
+        notes.append(
+            "repeatability not measured: no code version has two counted runs; profile one "
+            "twice with --instructions to measure it"
+        )
+    return notes
+
+
+def _repeatability(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per entry and count metric: the largest (max - min) / median of one code version's counts
+    (ok runs on one Python version), over the versions with at least two counted runs."""
+    ok = table[table["status"] == "ok"]
+    found: dict[str, dict[str, float]] = {}
+    for column in COUNTS:
+        counted = ok[ok[column].notna()]
+        groups = counted.groupby(["entry", "version", "python"], dropna=False)[column]
+        spread = ((groups.max() - groups.min()) / groups.median())[groups.size() >= 2]
+        for entry, value in spread.groupby(level=0).max().items():
+            found.setdefault(str(entry), {})[column] = float(value)
+    return found
 
 
 def _differing_options(runs_a: list[_Run], runs_b: list[_Run]) -> list[str]:
@@ -794,12 +936,6 @@ def _differing_options(runs_a: list[_Run], runs_b: list[_Run]) -> list[str]:
 
 def _values(runs: list[_Run], column: str) -> list[float]:
     return [run.figures[column] for run in runs if column in run.figures]
-
-
-def _regressed(a: Sequence[float], b: Sequence[float], pct: float, alpha: float) -> bool:
-    """Are B's values significantly worse than A's by more than pct (never with one run each)?"""
-    judgement = judge(a, b, pct, alpha)
-    return judgement.verdict == "slower"
 
 
 def _geomean(entries: Iterable[EntryComparison], metric: str) -> GeoMean:

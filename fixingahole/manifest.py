@@ -35,6 +35,7 @@ OPTION_KEYS = (
     "cwd",
     "timeout",
     "verbose",
+    "instructions",
 )
 SHARED_KEYS = (*OPTION_KEYS, "repeat", "tags")  # allowed in [defaults] and in an entry
 ENTRY_KEYS = ("path", *SHARED_KEYS)

@@ -35,6 +35,7 @@ class ProfileOptions:
     cwd: Path | None = None  # the script's working directory
     timeout: float | None = None  # seconds before the script is stopped
     verbose: bool = False  # in a batch, print this run's full Profile Summary, not one line
+    instructions: bool = False  # also count instructions under Cachegrind, after the profile
 
     @classmethod
     def from_values(cls, **values: object) -> ProfileOptions:
@@ -59,6 +60,7 @@ class ProfileOptions:
         argv += ["--no-plots"] if self.no_plots else []
         argv += ["--live", _number(self.live)] if self.live else []
         argv += ["--timeout", _number(self.timeout)] if self.timeout else []
+        argv += ["--instructions"] if self.instructions else []
         for folder in self.ignore:
             argv += ["--ignore", folder]
         return argv + (["--", *self.args] if self.args else [])
@@ -173,6 +175,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "cwd": _folder,
     "timeout": _seconds,
     "verbose": _flag,
+    "instructions": _flag,
 }
 
 

@@ -12,11 +12,15 @@ from contextlib import suppress
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fixingahole.config import Settings
 from fixingahole.errors import UserError
 from fixingahole.options import ProfileOptions, allocation_window
 from fixingahole.targets import target_kind
+
+if TYPE_CHECKING:
+    from fixingahole.instructions import InstructionCount
 
 RUN_STAMP = "%Y%m%d_%H%M%S"
 
@@ -55,6 +59,10 @@ def profile_target(
     kind = target_kind(target)
     if kind == "script":
         check_syntax(target)
+    if options.instructions:
+        from fixingahole.instructions import find_valgrind
+
+        find_valgrind()  # before anything runs: no valgrind is bad input, not a failed run
     started = datetime.now(timezone.utc)
     entry = entry or target.stem
     run_dir = new_run_dir(settings.output, entry, started)
@@ -114,6 +122,9 @@ def profile_target(
     if status == "ok" and profile.is_empty:
         status = "no-samples"
         error = parse_error or "the script finished before Scalene took any sample"
+    counted = None
+    if options.instructions:
+        counted = _count_instructions(script, cwd, options, run_dir, status, echo)
 
     run = RunInfo(
         command=command,
@@ -145,6 +156,8 @@ def profile_target(
         git=git_info(target.parent),
         environment=environment(),
     )
+    if counted is not None:
+        summary.update(counted.fields())
     report = render_report(profile, run, locator, top=top)
     _write_atomic(run_dir / "profile_results.txt", report)
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
@@ -154,10 +167,53 @@ def profile_target(
     views = _in_background(lambda: _write_views(run_dir, summary, profile, run, locator), "views")
     if echo:
         print(render_summary(profile, run, locator, top=top))
+        if counted is not None:
+            print(_instructions_line(counted))
         print(f"Run folder: {run_dir}")
     _add_to_store(settings, summary, run_dir)
     views.join()
+    if counted is not None and counted.status == "interrupted":
+        raise KeyboardInterrupt  # the run is saved; the user asked to stop
     return RunOutcome(run_id, run_dir, status, result.exit_code, summary)
+
+
+def _count_instructions(
+    script: Path, cwd: Path, options: ProfileOptions, run_dir: Path, status: str, echo: bool
+) -> InstructionCount:
+    """The Valgrind run after the profile, run as the profile ran the script (without Scalene).
+
+    Whatever goes wrong in it, the profile is kept: the count is missing and the note says why.
+    """
+    from fixingahole.instructions import CountRequest, InstructionCount, count_instructions
+
+    if status not in ("ok", "no-samples"):
+        return InstructionCount("skipped", None, None, f"not counted: the profile ended {status}")
+    if echo:
+        print("Counting instructions under Valgrind's Cachegrind ...", file=sys.stderr, flush=True)
+    request = CountRequest(
+        script=script,
+        cwd=cwd,
+        run_dir=run_dir,
+        args=tuple(options.args),
+        env=dict(options.env),
+        no_plots=options.no_plots,
+        timeout=options.timeout,
+    )
+    try:
+        return count_instructions(request)
+    except OSError as exc:  # Valgrind could not be started, or the run folder not written
+        return InstructionCount("failed", None, None, f"Valgrind could not run: {exc}")
+
+
+def _instructions_line(counted: InstructionCount) -> str:
+    """The count for the terminal: total, start-up and the script's own share, or why none."""
+    if counted.instructions is None:
+        return f"Instructions: not counted: {counted.note}"
+    line = f"Instructions: {counted.instructions:,} (Cachegrind)"
+    if counted.startup is not None:
+        own = counted.instructions - counted.startup
+        line += f"; interpreter start-up {counted.startup:,}, the script's own {own:,}"
+    return line + (f"; note: {counted.note}" if counted.note else "")
 
 
 def check_syntax(script: Path) -> None:

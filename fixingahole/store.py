@@ -77,6 +77,9 @@ RUNS = pa.schema(
         ("log_counts", pa.string()),  # JSON text
         ("error", pa.string()),
         ("run_dir", pa.string()),  # relative to the output folder when under it
+        ("instructions", pa.int64()),  # counted under Cachegrind (--instructions), else null
+        ("startup_instructions", pa.int64()),  # the interpreter's bare start-up, same settings
+        ("instructions_note", pa.string()),  # why a count is missing or may vary
     ]
 )
 _FIGURES = [
@@ -122,6 +125,9 @@ _COPIED = (
     "command",
     "code_hash",
     "error",
+    "instructions",
+    "startup_instructions",
+    "instructions_note",
 )
 _AS_JSON = ("options", "tags", "log_counts")
 _ENVIRONMENT = ("python", "scalene", "fixingahole", "host", "platform", "cpu")
@@ -663,19 +669,32 @@ def _read_parquet(
         groups = [g for g in groups if _may_hold(file.metadata.row_group(g), wanted)]
     if not groups:
         return pa.Table.from_batches([], schema=schema)
+    present = set(file.schema_arrow.names)
     try:
-        table = file.read_row_groups(groups, columns=columns)
+        table = file.read_row_groups(groups, columns=[f.name for f in schema if f.name in present])
     except (pa.ArrowException, OSError) as error:
         raise _damaged(path, error) from None
     if run_ids is not None:
         table = table.filter(pc.is_in(table["run_id"], value_set=run_ids))
-    return table.cast(schema)
+    return _with_columns(table, schema).cast(schema)
+
+
+def _with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The table in the schema's column order, columns added since it was written all null."""
+    columns = [
+        table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, names=schema.names)
 
 
 def _open_parquet(path: Path, strings: list[str]) -> pq.ParquetFile:
     """A segment file that reads these string columns dictionary-encoded."""
     try:
         return pq.ParquetFile(path, read_dictionary=strings)
+    except KeyError:  # a column added since the file was written: read the others
+        present = set(pq.read_schema(path).names)
+        return _open_parquet(path, [name for name in strings if name in present])
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as error:

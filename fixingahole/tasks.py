@@ -37,6 +37,7 @@ PROFILE_HELP = {
     "no-plots": "do not show matplotlib or plotly windows",
     "live": "show the top functions every SECONDS while the script runs",
     "timeout": "stop a script that runs longer than SECONDS",
+    "instructions": "also count the script's instructions under Valgrind's Cachegrind",
     "arg": "an argument for the script (repeatable)",
     "ignore": "a folder not searched and not reported (repeatable)",
     "verbose": "in a batch, print each run's full Profile Summary instead of one line",
@@ -79,6 +80,7 @@ def _overrides(flags: Mapping[str, Any]) -> dict:
         "no_plots": True if flags["no_plots"] else None,
         "live": number("live", float),
         "timeout": number("timeout", float),
+        "instructions": True if flags["instructions"] else None,
         "args": tuple(flags["arg"]) if flags["arg"] else None,
         "verbose": True if flags.get("verbose") else None,
     }
@@ -121,6 +123,7 @@ def profile(
     ignore=None,
     interval=None,  # last: earlier flags keep their short forms
     verbose=False,
+    instructions=False,
 ):
     """Profile one manifest entry, or any script or notebook, under Scalene."""
     overrides = _overrides(locals())
@@ -161,6 +164,7 @@ def profile_all(
     ignore=None,
     interval=None,  # last: earlier flags keep their short forms
     verbose=False,
+    instructions=False,
 ):
     """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
     overrides = _overrides(locals())
@@ -207,7 +211,7 @@ def runs(c, entry=None, date=None, last=None):
         "tag": "only entries with this tag (repeatable)",
         "threshold": "smallest change in percent called faster or slower (default 5)",
         "alpha": "significance level of the test (default 0.05)",
-        "metric": "what decides the verdict and the gate: time, cpu or memory",
+        "metric": "what decides the verdict and the gate: time, cpu, memory or instructions",
         "all": "list function changes for every entry",
         "lines": "also list the lines that changed",
         "format": "text, markdown, json, csv or html (a page; needs --output)",
@@ -279,6 +283,7 @@ def calibrate(
     ignore=None,
     interval=None,  # last: earlier flags keep their short forms
     verbose=False,
+    instructions=False,
 ):
     """Profile an entry several times; report its noise and suggest --threshold and --repeat."""
     overrides = _overrides(locals())

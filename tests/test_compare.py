@@ -371,7 +371,7 @@ def test_bad_settings_and_tables_are_user_errors() -> None:
     for settings, message in (
         ({"threshold": -0.1}, "the threshold must be at least 0% and under 100%, not -10%"),
         ({"alpha": 0}, "alpha must be between 0 and 1"),
-        ({"metric": "speed"}, "metric must be one of time, cpu, memory, not 'speed'"),
+        ({"metric": "speed"}, "metric must be one of time, cpu, memory, instructions, not 'speed'"),
         ({"fail_on_regression": -1}, "the regression gate must be 0% or more, not -100%"),
     ):
         with pytest.raises(UserError, match=message):

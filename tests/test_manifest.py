@@ -254,7 +254,8 @@ def test_no_entries(root: Path) -> None:
         (
             "colour = 3",
             "colour: unknown key; known keys: path, mode, precision, interval, detailed, "
-            "trace, log_level, no_plots, ignore, args, env, cwd, timeout, verbose, repeat, tags",
+            "trace, log_level, no_plots, ignore, args, env, cwd, timeout, verbose, instructions, "
+            "repeat, tags",
         ),
         ('verbose = "yes"', "verbose: must be true or false, got 'yes'"),
     ],

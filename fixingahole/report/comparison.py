@@ -4,12 +4,13 @@ The JSON is an object: `header` (each side's selector, run ids, commits, branche
 and Scalene versions; the settings; warnings), `entries` (per entry: `entry`, `verdict`,
 `primary_metric`, `code_changed`, `regressed`, `runs`, `notes`, and `metrics`: per metric, each
 side's `n`, `median`, `mean`, `std`, `min`, `max`, then `ratio` (B / A of the medians),
-`change_pct`, `p_value`, `verdict` and `note`; plus `functions`, `lines` and `attribution`: the
-functions behind the change, largest share first, each with `function`, `file`, `lineno`,
-`location`, `status`, `delta_s` (`delta_mb` with metric memory), `share_pct`, `p_value` and
-`verdict`), `geomean` (per metric) and `exit_code`. Missing figures are null. The CSV has one row
-per entry and metric, then one per attributed function (metric `function`, with the function's
-columns filled and its delta in `function_delta`).
+`change_pct`, `p_value`, `repeatability` (instruction counts: the measured spread of one code
+version's counts, which stands in for a p-value), `verdict` and `note`; plus `functions`, `lines`
+and `attribution`: the functions behind the change, largest share first, each with `function`,
+`file`, `lineno`, `location`, `status`, `delta_s` (`delta_mb` with metric memory), `share_pct`,
+`p_value` and `verdict`), `geomean` (per metric) and `exit_code`. Missing figures are null. The
+CSV has one row per entry and metric, then one per attributed function (metric `function`, with
+the function's columns filled and its delta in `function_delta`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from fixingahole.attribution import Attribution
 from fixingahole.compare import (
+    COUNTS,
     METRIC_LABELS,
     CodeChange,
     Comparison,
@@ -33,7 +35,14 @@ from fixingahole.errors import UserError
 from fixingahole.stats import Figures
 
 FORMATS = ("text", "markdown", "json", "csv", "html")
-UNITS = {"wall_s": "s", "cpu_s": "s", "peak_heap_mb": "MB", "max_rss_mb": "MB"}
+UNITS = {
+    "wall_s": "s",
+    "cpu_s": "s",
+    "peak_heap_mb": "MB",
+    "max_rss_mb": "MB",
+    "instructions": "count",
+    "script_instructions": "count",
+}
 LISTED_RUNS = 6  # the text header names a side's runs when it has at most this many
 FIGURES = ("n", "median", "mean", "std", "min", "max")
 CSV_COLUMNS = (
@@ -49,6 +58,7 @@ CSV_COLUMNS = (
     "ratio",
     "change_pct",
     "p_value",
+    "repeatability",
     "function",
     "file",
     "lineno",
@@ -159,6 +169,7 @@ def _metric_dict(metric: MetricComparison) -> dict[str, Any]:
         "ratio": judgement.ratio,
         "change_pct": _change(judgement.ratio),
         "p_value": judgement.p_value,
+        "repeatability": judgement.repeatability,
         "verdict": judgement.verdict,
         "note": judgement.note,
     }
@@ -209,6 +220,7 @@ def _csv(comparison: Comparison) -> str:
                     "ratio": judgement.ratio,
                     "change_pct": _change(judgement.ratio),
                     "p_value": judgement.p_value,
+                    "repeatability": judgement.repeatability,
                 }
             )
         for item in entry.attribution:
@@ -248,11 +260,11 @@ def _tables(comparison: Comparison, *, markdown: bool) -> str:
                     name if index == 0 else "",
                     entry.verdict if index == 0 else "",
                     f"{METRIC_LABELS[metric.metric]} ({UNITS[metric.metric]})",
-                    _figures_cell(metric.a),
-                    _figures_cell(metric.b),
+                    _figures_cell(metric.a, metric.metric),
+                    _figures_cell(metric.b, metric.metric),
                     _number(metric.judgement.ratio, ".3f"),
                     _signed_pct(_change(metric.judgement.ratio)),
-                    _number(metric.judgement.p_value, ".2g"),
+                    _p_cell(metric),
                     metric.judgement.verdict or "",
                 ]
             )
@@ -306,8 +318,12 @@ def _header_lines(comparison: Comparison, markdown: bool) -> list[str]:
         "* = the profiled code changed between the sides",
     ]
     if header.fail_on_regression is not None:
+        how = "the count grew" if header.metric == "instructions" else "significantly worse"
+        lines.append(f"gate: fail when {how} by more than {header.fail_on_regression:.0%}")
+    if COUNTS[0] in header.metrics:
         lines.append(
-            f"gate: fail when significantly worse by more than {header.fail_on_regression:.0%}"
+            "instructions: counted under Cachegrind, judged without a test; p holds the "
+            "measured repeatability (the spread of one code version's counts) instead"
         )
     lines += [f"warning: {warning}" for warning in header.warnings]
     if markdown:
@@ -400,11 +416,23 @@ def _outcome(comparison: Comparison) -> str:
     return "no regression past the gate (exit code 0)"
 
 
-def _figures_cell(figures: Figures) -> str:
+def _figures_cell(figures: Figures, metric: str) -> str:
     if figures.n == 0 or figures.median is None:
         return "-"
+    if metric in COUNTS:
+        return f"{figures.median:,.0f} (n={figures.n})"
     spread = f" ±{figures.std:.2g}" if figures.std is not None else ""
     return f"{figures.median:.4g}{spread} (n={figures.n})"
+
+
+def _p_cell(metric: MetricComparison) -> str:
+    """The p-value; for counts the measured repeatability (a spread), marked with ±."""
+    if metric.metric not in COUNTS:
+        return _number(metric.judgement.p_value, ".2g")
+    repeatability = metric.judgement.repeatability
+    if repeatability is None:
+        return ""
+    return f"±{repeatability:.2%}" if repeatability >= 1e-4 else f"±{repeatability * 100:.1e}%"
 
 
 def _number(value: float | None, spec: str) -> str:
