@@ -146,7 +146,7 @@ def profile_target(
     report = render_report(profile, run, locator, top=top)
     _write_atomic(run_dir / "profile_results.txt", report)
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
-    folded = render_folded(profile, locator)
+    folded = render_folded(profile, locator, detailed=options.detailed)
     if folded:
         _write_atomic(run_dir / "stacks.folded", folded)
     if echo:
