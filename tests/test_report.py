@@ -580,6 +580,5 @@ def test_detailed_groups_library_code_by_package(library_run):
     assert re.search(r"^[├└]─ json +[\d.]+%", tree, re.M)
     assert re.search(r"^[│ ]  [├└]─ encoder\.py +[\d.]+%", tree, re.M)
     assert any(where.startswith("json/encoder.py:") for *_, where in top_rows(detailed))
-    plain = section(render_report(profile, run_info("cpu"), Locator(root)), "Functions by Module")
-    assert re.search(r"^[├└]─ json [ .]+[\d.]+%$", plain, re.M)  # one line for the package
-    assert "encoder.py" not in plain
+    plain = render_report(profile, run_info("cpu"), Locator(root))
+    assert "json" not in plain and "encoder.py" not in plain  # libraries only with --detailed

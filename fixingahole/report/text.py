@@ -252,12 +252,19 @@ def _closing(view: _View) -> list[str]:
         ("Max RSS Memory Usage:", _mb(run.max_rss_mb)),
         ("Wall Time:", _seconds(run.wall_s)),
         ("Warnings:", warnings),
-        ("Function figures:", "self time of each function's own lines; totals with callees"),
-        ("", "from the call stacks (Stack Trace Summary)"),
+        *_derivation(view),
     ]
     if run.status != "ok":
         rows.append(("Status:", _status(run).removeprefix("Status: ")))
     return [HEAVY_RULE, *(f"{label:<22}{value}" for label, value in rows)]
+
+
+def _derivation(view: _View) -> list[tuple[str, str]]:
+    """How function figures were made (see `functions.py`), for the closing rows."""
+    rows = [("Function figures:", "self time, the sum of the function's own lines")]
+    if view.profile.stacks:
+        rows.append(("", "with callees, the call stacks that hold the function"))
+    return rows
 
 
 # Functions by Module
