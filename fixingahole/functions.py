@@ -138,11 +138,7 @@ def _own_functions(file: FileStat, table: list[Scope | None]) -> tuple[FunctionS
         scope = _owner(table, line.lineno)
         if scope is not None:
             grouped[scope].append(line)
-    scopes = {scope for scope in table if scope is not None}
-    return tuple(
-        _function(file.path, scope, grouped.get(scope, []))
-        for scope in sorted(scopes, key=lambda s: s.lineno)
-    )
+    return tuple(_function(file.path, scope, grouped.get(scope, [])) for scope in file.scopes or ())
 
 
 def _function(path: str, scope: Scope, lines: Sequence[LineStat]) -> FunctionStat:

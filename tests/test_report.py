@@ -563,6 +563,32 @@ def test_locator_prefers_site_packages_inside_root(tmp_path, monkeypatch):
     assert not locator.is_library(tool)  # named by import path, but never folded away
 
 
+def test_locator_never_reports_its_own_package_and_libraries_only_when_detailed(tmp_path):
+    import dataclasses
+
+    import fixingahole
+
+    locator = Locator(tmp_path)
+    own = os.path.join(os.path.dirname(fixingahole.__file__), "_bootstrap", "sitecustomize.py")
+    assert not locator.is_reported(own, detailed=False)
+    assert not locator.is_reported(own, detailed=True)
+    assert not locator.is_reported(json.__file__, detailed=False)
+    assert locator.is_reported(json.__file__, detailed=True)
+    assert locator.is_reported(str(tmp_path / "mine.py"), detailed=False)
+    source = Path(dataclasses.__file__).read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "exec(" in text)
+    generated = f"<exec@dataclasses.py:{line}>"
+    assert locator.name(generated) == f"dataclasses.py:{line} [exec]"
+    assert locator.location(generated, 2) == f"dataclasses.py:{line} [exec] line 2"
+    assert locator.package(generated) == "dataclasses"
+    assert not locator.is_reported(generated, detailed=False)
+    assert locator.is_reported(generated, detailed=True)
+    unknown = "<eval@no_such_module_here.py:3>"
+    assert locator.name(unknown) == "no_such_module_here.py:3 [eval]"
+    assert locator.package(unknown) == "no_such_module_here"
+    assert not locator.is_reported(unknown, detailed=False)
+
+
 def test_rendering_a_memory_profile_is_fast(memory_run):
     locator = Locator(memory_run.root)
     run = run_info("memory")
