@@ -201,7 +201,7 @@ class Locator:
         if creator is not None:
             return self.package(creator)
         if path in self._creators:  # exec/eval code of a file not found: its module's name
-            stem = _GENERATED.fullmatch(path).group(2).removesuffix(".py")
+            stem = name.split(":", 1)[0].removesuffix(".py")
             return "exec/eval code" if stem == "__init__" else stem
         if kind in ("user", "notebook"):
             return self.root.name or str(self.root)

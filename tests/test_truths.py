@@ -87,7 +87,7 @@ def points(n):
     return sum(Point(i, i).x % 3 for i in range(n))
 
 
-print(build(), points(200_000))
+print(build(), points(20_000))
 plt.plot([1, 2, 3])
 plt.show()
 """

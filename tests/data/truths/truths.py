@@ -43,7 +43,7 @@ def work(n):
 
 
 def same_names():
-    return work(1_000_000) + other_work(1_000_000) + Tool().work(1_000_000)
+    return work(2_000_000) + other_work(2_000_000) + Tool().work(2_000_000)
 
 
 def numbers(n):
