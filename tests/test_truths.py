@@ -100,7 +100,7 @@ NOTEBOOK_CELLS = [
     "def light(n):\n    total = 0\n    for i in range(n):\n        total += i % 7\n"
     "    return total",
     "spin(3_000_000)",
-    "heavy(1_500_000) + light(1_500_000)",
+    "sum(heavy(250_000) + light(250_000) for _ in range(6))",
     "def sum_of_lists(n):\n    return sum([math.sqrt(i) for i in range(n)])",
     "sum_of_lists(1_500_000)",
 ]

@@ -1,5 +1,8 @@
-"""Truths by construction, profiled by tests/test_truths.py (the line numbers of `def` lines and
-the call counts matter: the test reads them from this file)."""
+"""Truths by construction, profiled by tests/test_truths.py, which finds functions by name.
+
+Functions whose shares are compared are called in turn, many times over: Scalene's samples are
+denser in some phases of a run than in others (the first of two equal calls made one after the
+other got 62% of their samples in both of two runs, the second 40-49%)."""
 
 import numpy as np
 from same_names import Tool
@@ -32,7 +35,7 @@ def light(n):
 
 
 def split():
-    return heavy(1_500_000) + light(1_500_000)
+    return sum(heavy(250_000) + light(250_000) for _ in range(6))
 
 
 def work(n):
@@ -43,7 +46,7 @@ def work(n):
 
 
 def same_names():
-    return work(2_000_000) + other_work(2_000_000) + Tool().work(2_000_000)
+    return sum(work(250_000) + other_work(250_000) + Tool().work(250_000) for _ in range(8))
 
 
 def numbers(n):
