@@ -87,7 +87,7 @@ def derive(
     given the `def` line of the function it runs in (see the module docstring)."""
     tables = {file.path: _owner_table(file) for file in files}
     stacks = tuple(_placed(sample, tables) for sample in stacks)
-    totals = _totals(stacks, tables) if stacks else None
+    totals = _totals(stacks) if stacks else None
     derived = []
     for file in files:
         table = tables[file.path]
@@ -122,9 +122,8 @@ def _frame_key(frame: Frame) -> tuple[str, int | str]:
     return (frame.file, frame.def_lineno if frame.def_lineno is not None else frame.name)
 
 
-def _totals(
-    stacks: Iterable[StackSample], tables: dict[str, list[Scope | None] | None]
-) -> dict[tuple[str, int | str], float]:
+def _totals(stacks: Iterable[StackSample]) -> dict[tuple[str, int | str], float]:
+    """100 x the CPU fraction of the stacks holding each function, each stack counted once."""
     totals: dict[tuple[str, int | str], float] = defaultdict(float)
     for sample in stacks:
         for key in {_frame_key(frame) for frame in sample.frames}:
