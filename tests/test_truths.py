@@ -214,6 +214,12 @@ def truths(root: Path) -> Run:
     return profile(root, "truths.py", *FINE)
 
 
+def around(text: str, needle: str) -> str:
+    """The line of `text` holding `needle`, for an assertion message."""
+    at = text.find(needle)
+    return text[text.rfind("\n", 0, at) + 1 : text.find("\n", at)]
+
+
 def def_line(name: str, file: str = "truths.py", nth: int = 0) -> int:
     """The line of the `nth` `def name` in a corpus file."""
     text = (TRUTHS / file).read_text(encoding="utf-8")
@@ -308,9 +314,9 @@ def test_module_level_code_is_its_own_lines(truths: Run) -> None:
 def test_nothing_of_the_harness_or_the_libraries_is_reported(truths: Run) -> None:
     for text in (truths.report, json.dumps(truths.summary)):
         for needle in ("fixingahole/", "site-packages", "numpy/", "<exec@", "<eval@"):
-            assert needle not in text
+            assert needle not in text, around(text, needle)
     files = {f["file"] for f in truths.summary["functions"] + truths.summary["lines"]}
-    assert files == {"truths.py", "same_names.py"}
+    assert files == {"truths.py", "same_names.py"}, files
 
 
 # a notebook version of some of them
@@ -333,7 +339,7 @@ def test_memory_mode_reports_neither_the_harness_nor_generated_library_code(root
     run = profile(root, "plotting.py", "--memory", "--no-plots")
     for text in (run.report, json.dumps(run.summary)):
         for needle in ("sitecustomize", "fixingahole/", "<exec@", "dataclasses.py", "matplotlib/"):
-            assert needle not in text
+            assert needle not in text, around(text, needle)
     assert {line["file"] for line in run.summary["lines"]} == {"plotting.py"}
     assert run.function("build")["peak_mb"] > 50
     peaks = run.report.split("Top Peak Memory by Line", 1)[1].split("\n\n", 1)[0]
