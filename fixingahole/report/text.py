@@ -261,9 +261,9 @@ def _closing(view: _View) -> list[str]:
 
 def _derivation(view: _View) -> list[tuple[str, str]]:
     """How function figures were made (see `functions.py`), for the closing rows."""
-    rows = [("Function figures:", "self time, the sum of the function's own lines")]
+    rows = [("Function figures:", "self time = the sum of the function's own lines")]
     if view.profile.stacks:
-        rows.append(("", "with callees, the call stacks that hold the function"))
+        rows.append(("", "with callees = the samples whose call stack holds it"))
     return rows
 
 
