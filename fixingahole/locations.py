@@ -85,6 +85,7 @@ class Locator:
         self._harness_prefixes = _prefixes([_HARNESS])
         self._names: dict[str, tuple[str, str]] = {}
         self._creators: dict[str, str | None] = {}  # `<exec@...>` -> the file that ran it
+        self._candidates: dict[str, list[str]] = {}  # file name -> files of that name
 
     def _classify(self, path: str) -> tuple[str, str]:
         """(name, kind): kind is "notebook", "user", "library", "importable", "harness" or
@@ -129,15 +130,20 @@ class Locator:
 
     def _creator(self, how: str, base: str, lineno: int) -> str | None:
         """The library or root file named `base` whose line `lineno` calls `exec`/`eval`."""
-        searched = [(p, _CREATOR_DEPTH) for p in self._library_prefixes]
-        searched += [(p, 1) for p in self._root_prefixes]
-        for prefix, depth in searched:
-            for level in range(depth + 1):
-                pattern = os.path.join(glob.escape(prefix), *["*"] * level, glob.escape(base))
-                for candidate in sorted(glob.glob(pattern)):
-                    if f"{how}(" in linecache.getline(candidate, lineno):
-                        return candidate
-        return None
+        candidates = self._candidates.get(base)
+        if candidates is None:
+            searched = [(p, _CREATOR_DEPTH) for p in self._library_prefixes]
+            searched += [(p, 1) for p in self._root_prefixes]
+            candidates = [
+                found
+                for prefix, depth in searched
+                for level in range(depth + 1)
+                for found in sorted(
+                    glob.glob(os.path.join(glob.escape(prefix), *["*"] * level, glob.escape(base)))
+                )
+            ]
+            self._candidates[base] = candidates
+        return next((c for c in candidates if f"{how}(" in linecache.getline(c, lineno)), None)
 
     def _user_name(self, path: str) -> str:
         """Relative to root when under it, else absolute."""
