@@ -18,7 +18,7 @@ import pytest
 
 from fixingahole.locations import Locator
 from fixingahole.notebook import Cell, CellMap
-from fixingahole.profile import Frame, Profile, StackSample, load_profile
+from fixingahole.profile import Frame, Profile, StackSample, load_profile, parse_profile
 from fixingahole.report import RunInfo
 from fixingahole.report.folded import render_folded
 from fixingahole.report.summary import build_summary
@@ -587,6 +587,45 @@ def test_locator_never_reports_its_own_package_and_libraries_only_when_detailed(
     assert locator.name(unknown) == "no_such_module_here.py:3 [eval]"
     assert locator.package(unknown) == "no_such_module_here"
     assert not locator.is_reported(unknown, detailed=False)
+
+
+def test_time_of_code_left_out_goes_to_the_line_that_called_it(tmp_path):
+    """A 2.4-shaped profile: `loop` calls code a library compiled through `exec`, which Scalene
+    samples as `<exec@dataclasses.py:433>`; one more sample ends there with no caller shown."""
+    script = str(tmp_path / "main.py")
+    source = ["def loop(n):\n", "    for i in range(n):\n", "        Point(i)\n", "loop(9)\n"]
+    percents = {2: 20.0, 3: 30.0}
+    lines = [{"lineno": n, "line": text, "n_cpu_percent_python": percents.get(n, 0.0)}
+             for n, text in enumerate(source, 1)]  # fmt: skip
+    generated = "<exec@dataclasses.py:433>"
+    pseudo = [{"lineno": 1, "line": "def __init__(self, x):\n", "n_cpu_percent_python": 40.0}]
+    stacks = [
+        [[f"{script} <module>:4;", f"{script} loop:3;", f"{generated} __init__:1;"],
+         {"count": 3, "cpu_samples": 0.3, "python_time": 0.3, "c_time": 0.0}],
+        [[f"{generated} __init__:1;"],
+         {"count": 1, "cpu_samples": 0.1, "python_time": 0.1, "c_time": 0.0}],
+        [[f"{script} <module>:4;", f"{script} loop:2;"],
+         {"count": 5, "cpu_samples": 0.5, "python_time": 0.5, "c_time": 0.0}],
+    ]  # fmt: skip
+    data = {"elapsed_time_sec": 10.0, "stacks": stacks, "files": {
+        script: {"percent_cpu_time": 50.0, "lines": lines},
+        generated: {"percent_cpu_time": 40.0, "lines": pseudo},
+    }}  # fmt: skip
+    profile = parse_profile(data)
+    summary = build_summary(
+        profile,
+        run_info("cpu"),
+        Locator(tmp_path),
+        **record(ScaleneRun(tmp_path, Path(script), tmp_path / "p.json", profile)),
+    )
+    [loop] = summary["functions"]
+    assert (loop["name"], loop["location"], loop["lineno"]) == ("loop", "main.py:1", 1)
+    assert loop["percent"] == pytest.approx(20 + 30 + 40 * 0.3 / 0.4)  # 3 of 4 samples
+    assert loop["seconds"] == pytest.approx(loop["percent"] / 10)
+    assert loop["total_percent"] == pytest.approx(80.0)
+    called = {line["lineno"]: line["percent"] for line in summary["lines"]}
+    assert called == {2: 20.0, 3: pytest.approx(60.0)}
+    assert "<exec@" not in json.dumps(summary)
 
 
 def test_rendering_a_memory_profile_is_fast(memory_run):

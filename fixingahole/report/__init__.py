@@ -61,10 +61,11 @@ def reported_files(profile: Profile, ignore: tuple[Path, ...]) -> tuple[FileStat
 def reported_profile(profile: Profile, run: RunInfo, locator: Locator) -> Profile:
     """What the reports show of a profile: the user's files, and libraries only when `detailed`.
 
-    fixing-a-hole's own files are never shown, nor are files of ignored folders. The CPU time
-    Scalene charged to a library file it should not have sampled (code that Scalene's own
-    `exec`/`eval` wrappers compiled under a file name of their own) goes back to the shown line
-    that called it, as it would for any other library call; the stacks lose those frames, and the
+    fixing-a-hole's own files are never shown, nor are files of ignored folders. The CPU time of
+    a file left out goes back to the shown line that called into it, as Scalene itself charges a
+    library it does not sample to its caller. That matters for code Scalene's own `exec`/`eval`
+    wrappers compile under a file name of their own (`<exec@dataclasses.py:433>`): Scalene samples
+    it although a library made it. The stacks lose the frames of files left out, and the
     functions are derived again from what is left.
     """
     files = reported_files(profile, run.ignore)
@@ -89,12 +90,14 @@ def _charge_callers(
     stacks: Sequence[StackSample],
     hidden: set[str],
 ) -> tuple[FileStat, ...]:
-    """`shown` with each hidden file's CPU time moved to the shown lines that called into it,
-    in proportion to the stack samples that end in the hidden file below each such line."""
+    """`shown` with each hidden file's CPU time moved to the shown lines that called into it:
+    each line gets the share of the samples ending in the hidden file that it called."""
     ending: dict[str, dict[tuple[str, int], float]] = defaultdict(lambda: defaultdict(float))
+    ended: dict[str, float] = defaultdict(float)  # all samples ending in each hidden file
     for sample in stacks:
         if not sample.frames or sample.frames[-1].file not in hidden:
             continue
+        ended[sample.frames[-1].file] += sample.cpu_fraction
         caller = next((f for f in reversed(sample.frames) if f.file not in hidden), None)
         if caller is not None:
             ending[sample.frames[-1].file][(caller.file, caller.lineno)] += sample.cpu_fraction
@@ -104,7 +107,7 @@ def _charge_callers(
         if not callers:
             continue
         cpu = [sum(getattr(line, name) for line in file.lines) for name in _CPU]
-        weight = sum(callers.values())
+        weight = ended[file.path]
         for where, fraction in callers.items():
             for i, value in enumerate(cpu):
                 extra[where][i] += value * fraction / weight
