@@ -4,12 +4,19 @@
 - a library: its path inside site-packages, the standard library or another import folder
   (`numpy/linalg/_linalg.py:400`);
 - a script generated from a notebook: the notebook's cell (`analysis.ipynb [cell 3] line 2`);
+- code that Scalene's `exec`/`eval` wrappers name `<exec@file.py:433>`: the file and line that ran
+  it, found by name among the libraries and the root (`dataclasses.py:433 [exec] line 2`), and
+  owned by that file's package;
+- fixing-a-hole's own package: kind "harness", never reported;
 - anything else: the absolute path.
 """
 
 from __future__ import annotations
 
+import glob
+import linecache
 import os
+import re
 import site
 import sys
 import sysconfig
@@ -22,6 +29,9 @@ if TYPE_CHECKING:
     from fixingahole.notebook import Cell, CellMap
 
 _NO_CELL_MAPS: Mapping[str, CellMap] = MappingProxyType({})
+_HARNESS = os.path.dirname(os.path.abspath(__file__))
+_GENERATED = re.compile(r"<(exec|eval)@(.+):(\d+)>")
+_CREATOR_DEPTH = 3  # folders below a library folder searched for the file that ran exec/eval
 
 
 def _spellings(path: str | os.PathLike[str]) -> set[str]:
@@ -72,15 +82,24 @@ class Locator:
         for script, cell_map in cell_maps.items():
             for spelling in _spellings(script):
                 self._cell_maps[spelling] = cell_map
+        self._harness_prefixes = _prefixes([_HARNESS])
         self._names: dict[str, tuple[str, str]] = {}
+        self._creators: dict[str, str | None] = {}  # `<exec@...>` -> the file that ran it
+        self._candidates: dict[str, list[str]] = {}  # file name -> files of that name
 
     def _classify(self, path: str) -> tuple[str, str]:
-        """(name, kind): kind is "notebook", "user", "library", "importable" or "other"."""
+        """(name, kind): kind is "notebook", "user", "library", "importable", "harness" or
+        "other"."""
         cached = self._names.get(path)
         if cached is not None:
             return cached
-        if not os.path.isabs(path):  # <string>, <frozen ...>: nothing better to say
+        generated = _GENERATED.fullmatch(path)
+        if generated is not None:
+            result = self._generated(path, *generated.groups())
+        elif not os.path.isabs(path):  # <string>, <frozen ...>: nothing better to say
             result = (path, "other")
+        elif _relative(os.path.abspath(path), self._harness_prefixes) is not None:
+            result = (self._user_name(path), "harness")
         elif path in self._cell_maps:
             result = (self._user_name(str(self._cell_maps[path].notebook)), "notebook")
         else:
@@ -98,6 +117,33 @@ class Locator:
                 result = (absolute, "other")
         self._names[path] = result
         return result
+
+    def _generated(self, path: str, how: str, base: str, lineno: str) -> tuple[str, str]:
+        """`<exec@dataclasses.py:433>`: named after, and of the kind of, the file that ran it;
+        a library's when that file is not found."""
+        creator = self._creator(how, base, int(lineno))
+        self._creators[path] = creator
+        if creator is None:
+            return f"{base}:{lineno} [{how}]", "library"
+        name, kind = self._classify(creator)
+        return f"{name}:{lineno} [{how}]", kind
+
+    def _creator(self, how: str, base: str, lineno: int) -> str | None:
+        """The library or root file named `base` whose line `lineno` calls `exec`/`eval`."""
+        candidates = self._candidates.get(base)
+        if candidates is None:
+            searched = [(p, _CREATOR_DEPTH) for p in self._library_prefixes]
+            searched += [(p, 1) for p in self._root_prefixes]
+            candidates = [
+                found
+                for prefix, depth in searched
+                for level in range(depth + 1)
+                for found in sorted(
+                    glob.glob(os.path.join(glob.escape(prefix), *["*"] * level, glob.escape(base)))
+                )
+            ]
+            self._candidates[base] = candidates
+        return next((c for c in candidates if f"{how}(" in linecache.getline(c, lineno)), None)
 
     def _user_name(self, path: str) -> str:
         """Relative to root when under it, else absolute."""
@@ -121,6 +167,11 @@ class Locator:
         """True for files of site-packages or the standard library (not of other import folders)."""
         return self._classify(path)[1] == "library"
 
+    def is_reported(self, path: str, detailed: bool) -> bool:
+        """False for fixing-a-hole's own files, and for libraries unless `detailed`."""
+        kind = self._classify(path)[1]
+        return kind != "harness" and (detailed or kind != "library")
+
     def line(self, path: str, lineno: int) -> str:
         """A line as a line table labels it: `12`, or `[cell 3] line 2` in a notebook."""
         if self._classify(path)[1] != "notebook":
@@ -134,6 +185,8 @@ class Locator:
     def location(self, path: str, lineno: int) -> str:
         """`file:line`, or `analysis.ipynb [cell 3] line 2` for a notebook's generated script."""
         name, kind = self._classify(path)
+        if path in self._creators:
+            return f"{name} line {lineno}"
         separator = " " if kind == "notebook" else ":"
         return f"{name}{separator}{self.line(path, lineno)}"
 
@@ -150,6 +203,12 @@ class Locator:
     def package(self, path: str) -> str:
         """The top of the module tree: a library's top-level package, or the root's name."""
         name, kind = self._classify(path)
+        creator = self._creators.get(path)
+        if creator is not None:
+            return self.package(creator)
+        if path in self._creators:  # exec/eval code of a file not found: its module's name
+            stem = name.split(":", 1)[0].removesuffix(".py")
+            return "exec/eval code" if stem == "__init__" else stem
         if kind in ("user", "notebook"):
             return self.root.name or str(self.root)
         if kind in ("library", "importable"):

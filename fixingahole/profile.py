@@ -9,6 +9,9 @@ time; `seconds()` turns one into seconds. File names are normalised with `os.pat
 - up to 1.5.52: `[[[file, name, line], ...], [count, python, c, cpu]]`;
 - since 1.5.53: `[["<file> <qualname>:<lineno>;", ...], {count, python_time, c_time, cpu_samples}]`.
 The stitched `combined_stacks*` and `memory_stacks` of 2.3+ are not read.
+
+Scalene's per-function figures are not kept as they are: `functions.py` derives every file's
+functions from its lines and the stacks (see there why), and gives each frame its function's line.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fixingahole.errors import UserError
+
+if TYPE_CHECKING:
+    from fixingahole.functions import Scope
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class LineStat:
 
 @dataclass(frozen=True)
 class FunctionStat:
-    """A function's self time and memory, as Scalene aggregates it."""
+    """A function's self time and memory (its own lines), and its total time with callees."""
 
     file: str
     name: str  # qualified name
@@ -62,10 +69,11 @@ class FunctionStat:
     python_fraction: float = 0.0
     usage_fraction: float = 0.0
     copy_mb_s: float = 0.0
+    total_percent: float | None = None  # with callees, from the stacks; None without stacks
 
     @property
     def percent(self) -> float:
-        """Total CPU percent: Python + native + system."""
+        """Self CPU percent: Python + native + system."""
         return self.python_percent + self.native_percent + self.system_percent
 
 
@@ -86,6 +94,7 @@ class Frame:
     file: str
     name: str
     lineno: int
+    def_lineno: int | None = None  # `def` line of its function, 0 at module level, None unknown
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class FileStat:
     lines: tuple[LineStat, ...] = ()
     functions: tuple[FunctionStat, ...] = ()
     leaks: tuple[Leak, ...] = ()
+    scopes: tuple[Scope, ...] | None = None  # its functions from its source; None when unknown
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,8 @@ class Profile:
 
 def parse_profile(data: dict) -> Profile:
     """Build a `Profile` from a decoded Scalene JSON document (any 1.5.x - 2.x version)."""
+    from fixingahole.functions import derive
+
     if not isinstance(data, dict):
         raise UserError("A Scalene profile must be a JSON object: pass the file Scalene wrote.")
     raw_files = data.get("files")
@@ -165,6 +177,7 @@ def parse_profile(data: dict) -> Profile:
     memory = data.get("memory") is True or any(_has_memory(file) for file in files)
     peak = data.get("max_footprint_mb")
     args = data.get("args")
+    files, stacks = derive(files, _stacks(data.get("stacks")))
     return Profile(
         program=_path(data.get("program")),
         args=tuple(arg for arg in args if isinstance(arg, str)) if isinstance(args, list) else (),
@@ -176,7 +189,7 @@ def parse_profile(data: dict) -> Profile:
         growth_rate=_number(data.get("growth_rate")),
         heap_timeline=_heap_timeline(data.get("samples")),
         files=files,
-        stacks=_stacks(data.get("stacks")),
+        stacks=stacks,
         scalene_keys=frozenset(data),
     )
 
@@ -247,19 +260,26 @@ def _text(value: object) -> str:
 
 
 def _file(name: str, raw: dict) -> FileStat:
+    from fixingahole.functions import scopes_of
+
     path = _path(name)
     lines = raw.get("lines")
     functions = raw.get("functions")
-    return FileStat(
-        path=path,
-        percent=_number(raw.get("percent_cpu_time")),
-        lines=tuple(
+    parsed = (
+        tuple(
             line
             for line in (_line(path, item) for item in lines if isinstance(item, dict))
             if line is not None
         )
         if isinstance(lines, list)
-        else (),
+        else ()
+    )
+    return FileStat(
+        path=path,
+        percent=_number(raw.get("percent_cpu_time")),
+        lines=parsed,
+        # `<exec@f.py:12>` names every piece of code one `exec` call made: not one source.
+        scopes=None if path.startswith("<") else scopes_of(parsed),
         functions=tuple(
             function
             for function in (_function(path, item) for item in functions if isinstance(item, dict))

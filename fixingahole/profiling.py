@@ -100,7 +100,7 @@ def profile_target(
         log_level=options.log_level,
         no_plots=options.no_plots,
         live=options.live,
-        on_snapshot=_live_printer(locator) if options.live else None,
+        on_snapshot=_live_printer(locator, options.detailed) if options.live else None,
         echo=echo,
     )
     _import_in_background("fixingahole.store")
@@ -161,7 +161,7 @@ def profile_target(
     report = render_report(profile, run, locator, top=top)
     _write_atomic(run_dir / "profile_results.txt", report)
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
-    folded = render_folded(profile, locator)
+    folded = render_folded(profile, locator, detailed=options.detailed)
     if folded:
         _write_atomic(run_dir / "stacks.folded", folded)
     views = _in_background(lambda: _write_views(run_dir, summary, profile, run, locator), "views")
@@ -280,8 +280,9 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _live_printer(locator, top: int = 5):
-    """A snapshot callback that prints the current top functions to stderr."""
+def _live_printer(locator, detailed: bool, top: int = 5):
+    """A snapshot callback that prints the current top functions to stderr (those a report
+    would show: no harness, libraries only when `detailed`)."""
     from fixingahole.profile import load_profile
 
     def show(json_path: Path) -> None:
@@ -289,7 +290,10 @@ def _live_printer(locator, top: int = 5):
             profile = load_profile(json_path)
         except UserError:
             return  # not written yet, or caught half-written
-        functions = sorted(profile.functions, key=lambda f: f.percent, reverse=True)[:top]
+        shown = [
+            f for f in profile.functions if f.percent > 0 and locator.is_reported(f.file, detailed)
+        ]
+        functions = sorted(shown, key=lambda f: f.percent, reverse=True)[:top]
         if not functions:
             return
         lines = [f"-- live: top functions after {profile.elapsed_s:.1f} s --"]

@@ -19,7 +19,7 @@ import pytest
 from fixingahole.locations import Locator
 from fixingahole.notebook import Cell, CellMap
 from fixingahole.options import allocation_window
-from fixingahole.profile import Frame, Profile, StackSample, load_profile
+from fixingahole.profile import Frame, Profile, StackSample, load_profile, parse_profile
 from fixingahole.report import RunInfo
 from fixingahole.report.folded import render_folded
 from fixingahole.report.summary import build_summary
@@ -600,6 +600,71 @@ def test_locator_prefers_site_packages_inside_root(tmp_path, monkeypatch):
     assert not locator.is_library(tool)  # named by import path, but never folded away
 
 
+def test_locator_never_reports_its_own_package_and_libraries_only_when_detailed(tmp_path):
+    import dataclasses
+
+    import fixingahole
+
+    locator = Locator(tmp_path)
+    own = os.path.join(os.path.dirname(fixingahole.__file__), "_bootstrap", "sitecustomize.py")
+    assert not locator.is_reported(own, detailed=False)
+    assert not locator.is_reported(own, detailed=True)
+    assert not locator.is_reported(json.__file__, detailed=False)
+    assert locator.is_reported(json.__file__, detailed=True)
+    assert locator.is_reported(str(tmp_path / "mine.py"), detailed=False)
+    source = Path(dataclasses.__file__).read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "exec(" in text)
+    generated = f"<exec@dataclasses.py:{line}>"
+    assert locator.name(generated) == f"dataclasses.py:{line} [exec]"
+    assert locator.location(generated, 2) == f"dataclasses.py:{line} [exec] line 2"
+    assert locator.package(generated) == "dataclasses"
+    assert not locator.is_reported(generated, detailed=False)
+    assert locator.is_reported(generated, detailed=True)
+    unknown = "<eval@no_such_module_here.py:3>"
+    assert locator.name(unknown) == "no_such_module_here.py:3 [eval]"
+    assert locator.package(unknown) == "no_such_module_here"
+    assert not locator.is_reported(unknown, detailed=False)
+
+
+def test_time_of_code_left_out_goes_to_the_line_that_called_it(tmp_path):
+    """A 2.4-shaped profile: `loop` calls code a library compiled through `exec`, which Scalene
+    samples as `<exec@dataclasses.py:433>`; one more sample ends there with no caller shown."""
+    script = str(tmp_path / "main.py")
+    source = ["def loop(n):\n", "    for i in range(n):\n", "        Point(i)\n", "loop(9)\n"]
+    percents = {2: 20.0, 3: 30.0}
+    lines = [{"lineno": n, "line": text, "n_cpu_percent_python": percents.get(n, 0.0)}
+             for n, text in enumerate(source, 1)]  # fmt: skip
+    generated = "<exec@dataclasses.py:433>"
+    pseudo = [{"lineno": 1, "line": "def __init__(self, x):\n", "n_cpu_percent_python": 40.0}]
+    stacks = [
+        [[f"{script} <module>:4;", f"{script} loop:3;", f"{generated} __init__:1;"],
+         {"count": 3, "cpu_samples": 0.3, "python_time": 0.3, "c_time": 0.0}],
+        [[f"{generated} __init__:1;"],
+         {"count": 1, "cpu_samples": 0.1, "python_time": 0.1, "c_time": 0.0}],
+        [[f"{script} <module>:4;", f"{script} loop:2;"],
+         {"count": 5, "cpu_samples": 0.5, "python_time": 0.5, "c_time": 0.0}],
+    ]  # fmt: skip
+    data = {"elapsed_time_sec": 10.0, "stacks": stacks, "files": {
+        script: {"percent_cpu_time": 50.0, "lines": lines},
+        generated: {"percent_cpu_time": 40.0, "lines": pseudo},
+    }}  # fmt: skip
+    profile = parse_profile(data)
+    summary = build_summary(
+        profile,
+        run_info("cpu"),
+        Locator(tmp_path),
+        **record(ScaleneRun(tmp_path, Path(script), tmp_path / "p.json", profile)),
+    )
+    [loop] = summary["functions"]
+    assert (loop["name"], loop["location"], loop["lineno"]) == ("loop", "main.py:1", 1)
+    assert loop["percent"] == pytest.approx(20 + 30 + 40 * 0.3 / 0.4)  # 3 of 4 samples
+    assert loop["seconds"] == pytest.approx(loop["percent"] / 10)
+    assert loop["total_percent"] == pytest.approx(80.0)
+    called = {line["lineno"]: line["percent"] for line in summary["lines"]}
+    assert called == {2: 20.0, 3: pytest.approx(60.0)}
+    assert "<exec@" not in json.dumps(summary)
+
+
 def test_rendering_a_memory_profile_is_fast(memory_run):
     locator = Locator(memory_run.root)
     run = run_info("memory")
@@ -617,6 +682,5 @@ def test_detailed_groups_library_code_by_package(library_run):
     assert re.search(r"^[├└]─ json +[\d.]+%", tree, re.M)
     assert re.search(r"^[│ ]  [├└]─ encoder\.py +[\d.]+%", tree, re.M)
     assert any(where.startswith("json/encoder.py:") for *_, where in top_rows(detailed))
-    plain = section(render_report(profile, run_info("cpu"), Locator(root)), "Functions by Module")
-    assert re.search(r"^[├└]─ json [ .]+[\d.]+%$", plain, re.M)  # one line for the package
-    assert "encoder.py" not in plain
+    plain = render_report(profile, run_info("cpu"), Locator(root))
+    assert "json" not in plain and "encoder.py" not in plain  # libraries only with --detailed

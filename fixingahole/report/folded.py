@@ -4,6 +4,9 @@ One line per distinct call path, outermost frame first, then a space and its CPU
 `<module> (a.py);main (a.py);hot (a.py) 125`. A frame is the function and its file as the reports
 name them (`crunch (analysis.ipynb)`), without the line, so that a flame graph merges a function's
 calls from different lines into one box. speedscope, flamegraph.pl and inferno read it.
+fixing-a-hole's own frames are left out, and so are libraries' unless `detailed`: code that
+libraries ran through `exec`/`eval` is named after the file that ran it
+(`dataclasses.py:433 [exec]`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from fixingahole.locations import Locator
 from fixingahole.profile import Frame, Profile
 
 
-def render_folded(profile: Profile, locator: Locator) -> str:
+def render_folded(profile: Profile, locator: Locator, *, detailed: bool = False) -> str:
     """The profile's stacks as folded lines, heaviest first; empty when it has none."""
     samples: Counter[str] = Counter()
     for stack in profile.stacks:
-        if stack.frames and stack.count > 0:
-            samples[";".join(_frame(frame, locator) for frame in stack.frames)] += stack.count
+        frames = [f for f in stack.frames if locator.is_reported(f.file, detailed)]
+        if frames and stack.count > 0:
+            samples[";".join(_frame(frame, locator) for frame in frames)] += stack.count
     return "".join(f"{path} {count}\n" for path, count in samples.most_common())
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fixingahole.locations import Locator
 from fixingahole.profile import FunctionStat, LineStat, Profile
-from fixingahole.report import RunInfo, reported_files
+from fixingahole.report import RunInfo, reported_profile
 
 SCHEMA = 1
 
@@ -38,9 +38,11 @@ def build_summary(
 
     `target` is the profiled file: an absolute path is named relative to root when under it, a
     relative one is taken as relative to root already. `started_utc` is a datetime (naive ones are
-    taken as UTC) or the text `YYYY-MM-DDTHH:MM:SSZ`. Files in `run.ignore` are left out.
+    taken as UTC) or the text `YYYY-MM-DDTHH:MM:SSZ`. It holds what `reported_profile` keeps: no
+    files of `run.ignore`, of fixing-a-hole itself, or of libraries unless `run.detailed`.
     """
-    files = reported_files(profile, run.ignore)
+    profile = reported_profile(profile, run, locator)
+    files = profile.files
     functions = sorted(
         (f for file in files for f in file.functions), key=lambda f: f.percent, reverse=True
     )
@@ -128,7 +130,16 @@ def _function(profile: Profile, locator: Locator, function: FunctionStat) -> dic
         "lineno": function.lineno,
         "location": locator.location(function.file, function.lineno),
         **_figures(profile, function),
+        **_totals(profile, function),
     }
+
+
+def _totals(profile: Profile, function: FunctionStat) -> dict[str, float | None]:
+    """Time with callees (from the stacks); null when Scalene recorded no stacks."""
+    total = function.total_percent
+    if total is None:
+        return {"total_percent": None, "total_seconds": None}
+    return {"total_percent": round(total, 4), "total_seconds": round(profile.seconds(total), 4)}
 
 
 def _line(profile: Profile, locator: Locator, line: LineStat) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The text report of a run (`profile_results.txt`) and its Profile Summary (shown in the terminal).
 
 Every percentage is of all sampled CPU time, as Scalene reports it, and every time in seconds is
-that percentage of Scalene's elapsed time. Function figures are self time.
+that percentage of Scalene's elapsed time. Function figures are self time, the sum of the
+function's own lines; the stack trace summary adds the total with callees (see `functions.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from fixingahole.locations import Locator
 from fixingahole.options import PRECISION_MAX, allocation_window
 from fixingahole.profile import FileStat, Frame, FunctionStat, LineStat, Profile, StackSample
-from fixingahole.report import RunInfo, reported_files
+from fixingahole.report import RunInfo, reported_profile
 
 WIDTH = 78
 HEAVY_RULE = "═" * WIDTH
@@ -54,7 +55,8 @@ class _View:
 
     @classmethod
     def of(cls, profile: Profile, run: RunInfo, locator: Locator, top: int) -> _View:
-        files = reported_files(profile, run.ignore)
+        profile = reported_profile(profile, run, locator)
+        files = profile.files
         functions = [f for file in files for f in file.functions if f.percent > 0 or f.peak_mb > 0]
         functions.sort(key=lambda f: f.percent, reverse=True)
         return cls(profile, run, locator, top, files, tuple(functions))
@@ -344,10 +346,19 @@ def _closing(view: _View) -> list[str]:
         ("Max RSS Memory Usage:", _mb(run.max_rss_mb)),
         ("Wall Time:", _seconds(run.wall_s)),
         ("Warnings:", warnings),
+        *_derivation(view),
     ]
     if run.status != "ok":
         rows.append(("Status:", _status(run).removeprefix("Status: ")))
     return [HEAVY_RULE, *(f"{label:<22}{value}" for label, value in rows)]
+
+
+def _derivation(view: _View) -> list[tuple[str, str]]:
+    """How function figures were made (see `functions.py`), for the closing rows."""
+    rows = [("Function figures:", "self time = the sum of the function's own lines")]
+    if view.profile.stacks:
+        rows.append(("", "with callees = the samples whose call stack holds it"))
+    return rows
 
 
 # Functions by Module
@@ -391,15 +402,10 @@ def _module_tree(view: _View) -> list[str]:
     for function in view.functions:
         node = root
         node.add(function)
-        levels = _tree_path(locator, function.file)
-        library = locator.is_library(function.file)
-        if library and not view.run.detailed:
-            levels = levels[:1]
-        for level in levels:
+        for level in _tree_path(locator, function.file):
             node = node.child(level)
             node.add(function)
-        if not (library and not view.run.detailed):
-            node.child(function.name).add(function)
+        node.child(function.name).add(function)
     rows: list[tuple[str, _Node]] = []
     _walk(root, "", rows)
     width = max(max(len(label) for label, _ in rows) + 4, 32)
@@ -628,6 +634,14 @@ def call_paths(
     return paths
 
 
+def _with_callees(view: _View, function: FunctionStat) -> str:
+    """`100.0% with callees, 1.42 s; ` (empty when the total is not known)."""
+    total = function.total_percent
+    if total is None:
+        return ""
+    return f"{_percent(total)} with callees, {_seconds(view.profile.seconds(total))}; "
+
+
 def _stack_summary(view: _View) -> list[str]:
     if not view.run.trace or not view.profile.stacks:
         return []
@@ -646,8 +660,8 @@ def _stack_summary(view: _View) -> list[str]:
         lines += [
             "",
             f"{function.name} ({_where(view, function)}): {_percent(function.percent)} self time, "
-            f"{_seconds(view.profile.seconds(function.percent))}; reached by "
-            f"{_count(count, 'call path')} in {total} samples",
+            f"{_seconds(view.profile.seconds(function.percent))}; {_with_callees(view, function)}"
+            f"reached by {_count(count, 'call path')} in {total} samples",
         ]
         ranked = found.most_common(STACK_PATHS)
         rest = count - len(ranked)
