@@ -64,6 +64,7 @@ def profile_target(
     cell_maps = {}
     script = target
     cwd = options.cwd or Path.cwd()
+    env = dict(options.env)
     if kind == "notebook":
         from fixingahole.notebook import convert_notebook
 
@@ -72,6 +73,9 @@ def profile_target(
         (run_dir / "cells.json").write_text(json.dumps(cell_map.to_json(), indent=2))
         cell_maps[str(script)] = cell_map
         cwd = options.cwd or target.parent
+        if cell_map.shell:  # started by the bootstrap before Scalene samples (see _nbshim)
+            env["FIXINGAHOLE_NOTEBOOK_SHELL"] = str(script)
+            env["FIXINGAHOLE_NOTEBOOK_CELLS"] = ",".join(str(c.first_line) for c in cell_map.cells)
 
     locator = _locator(settings, cell_maps)
     json_path = run_dir / "profile.json"
@@ -87,7 +91,7 @@ def profile_target(
         stacks=options.trace,
         program_path=settings.root,
         args=tuple(options.args),
-        env=dict(options.env),
+        env=env,
         timeout=options.timeout,
         log_level=options.log_level,
         no_plots=options.no_plots,
