@@ -44,6 +44,7 @@ def profile_target(
     top: int = 10,
 ) -> RunOutcome:
     """Profile one script or notebook under Scalene and keep everything in a new run folder."""
+    from fixingahole.cells import cell_stats
     from fixingahole.profile import Profile, load_profile
     from fixingahole.provenance import content_hash, environment, git_info
     from fixingahole.report import RunInfo
@@ -118,6 +119,7 @@ def profile_target(
         status = "no-samples"
         error = parse_error or "the script finished before Scalene took any sample"
 
+    cells = cell_stats(profile, cell_maps)
     run = RunInfo(
         command=command,
         status=status,
@@ -146,15 +148,16 @@ def profile_target(
         code_hash=content_hash(target),
         git=git_info(target.parent),
         environment=environment(),
+        cells=cells,
     )
-    report = render_report(profile, run, locator, top=top)
+    report = render_report(profile, run, locator, top=top, cells=cells)
     _write_atomic(run_dir / "profile_results.txt", report)
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
     folded = render_folded(profile, locator)
     if folded:
         _write_atomic(run_dir / "stacks.folded", folded)
     if echo:
-        print(render_summary(profile, run, locator, top=top))
+        print(render_summary(profile, run, locator, top=top, cells=cells))
         print(f"Run folder: {run_dir}")
     _add_to_store(settings, summary, run_dir)
     return RunOutcome(run_id, run_dir, status, result.exit_code, summary)

@@ -1,0 +1,91 @@
+"""A notebook's profile by cell: each code cell's time and memory, and what identifies the cell.
+
+A cell's figures are those of its own lines, added up: percent and seconds summed, allocations
+summed, peak the largest of its lines' peaks. So the cells of a notebook add up to the notebook's
+time as the line tables show it, and a function counts in the cell that defines it, wherever it is
+called from (the Stack Trace Summary names the calling cells). Every code cell is listed, idle
+ones with zeros, in notebook order.
+
+A cell's `source_hash` is that of its source text: it matches a cell across runs of two versions of
+a notebook, where a cell inserted above shifts every number after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fixingahole.profile import LineStat, Profile
+
+if TYPE_CHECKING:
+    from fixingahole.notebook import Cell, CellMap
+
+
+@dataclass(frozen=True)
+class CellLine:
+    """A line of a cell with any time or memory: its line in the cell, and the script's line."""
+
+    line: int  # 1-based, in the cell's own source
+    stat: LineStat
+
+
+@dataclass(frozen=True)
+class CellStat:
+    """One code cell of a profiled notebook."""
+
+    number: int  # as the report shows it
+    first_line: str  # the cell's first non-blank source line, stripped
+    source_hash: str  # "sha256:" and the first 16 hex digits of the cell's source
+    percent: float  # of all sampled CPU time
+    peak_mb: float
+    malloc_mb: float
+    lines: tuple[CellLine, ...]
+
+
+def source_hash(source: tuple[str, ...] | list[str]) -> str:
+    """The hash that identifies a cell's source across runs."""
+    digest = hashlib.sha256("\n".join(source).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest[:16]}"
+
+
+def cell_stats(profile: Profile, cell_maps: Mapping[str, CellMap]) -> tuple[CellStat, ...]:
+    """Every code cell of the profiled notebook(s), in order, with its lines' figures added up."""
+    by_script = {spelling: m for path, m in cell_maps.items() for spelling in _spellings(path)}
+    found: dict[tuple[str, int], list[CellLine]] = {}
+    for file in profile.files:
+        cell_map = next((by_script[s] for s in _spellings(file.path) if s in by_script), None)
+        if cell_map is None:
+            continue
+        for line in file.lines:
+            located = cell_map.locate(line.lineno)
+            if located is not None and (line.percent > 0 or line.peak_mb or line.malloc_mb):
+                cell, in_cell = located
+                found.setdefault((str(cell_map.script), cell.number), []).append(
+                    CellLine(in_cell, line)
+                )
+    return tuple(
+        _cell_stat(cell, tuple(found.get((str(cell_map.script), cell.number), ())))
+        for cell_map in cell_maps.values()
+        for cell in cell_map.cells
+    )
+
+
+def _cell_stat(cell: Cell, lines: tuple[CellLine, ...]) -> CellStat:
+    stats = [line.stat for line in lines]
+    return CellStat(
+        number=cell.number,
+        first_line=next((text.strip() for text in cell.source if text.strip()), ""),
+        source_hash=source_hash(cell.source),
+        percent=sum(stat.percent for stat in stats),
+        peak_mb=max((stat.peak_mb for stat in stats), default=0.0),
+        malloc_mb=sum(stat.malloc_mb for stat in stats),
+        lines=lines,
+    )
+
+
+def _spellings(path: str) -> set[str]:
+    absolute = os.path.abspath(path)
+    return {absolute, os.path.realpath(absolute)}
