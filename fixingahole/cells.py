@@ -1,10 +1,12 @@
 """A notebook's profile by cell: each code cell's time and memory, and what identifies the cell.
 
-A cell's figures are those of its own lines, added up: percent and seconds summed, allocations
-summed, peak the largest of its lines' peaks. So the cells of a notebook add up to the notebook's
-time as the line tables show it, and a function counts in the cell that defines it, wherever it is
-called from (the Stack Trace Summary names the calling cells). Every code cell is listed, idle
-ones with zeros, in notebook order.
+A cell's time is the time the notebook spent running it, as Jupyter would time the cell: its own
+lines and everything they called, a function defined in another cell included. It comes from
+Scalene's call stacks (each sample counts for the cell whose top-level line was running); a
+profile without stacks (`--no-trace`) gives each cell its own lines' time. Either way the cells
+add up to the notebook's time. A cell's memory is that of its own lines: allocations summed, peak
+the largest of its lines' peaks (a function's allocations count in the cell that defines it).
+Every code cell is listed, idle ones with zeros, in notebook order.
 
 A cell's `source_hash` is that of its source text: it matches a cell across runs of two versions of
 a notebook, where a cell inserted above shifts every number after it.
@@ -39,7 +41,7 @@ class CellStat:
     number: int  # as the report shows it
     first_line: str  # the cell's first non-blank source line, stripped
     source_hash: str  # "sha256:" and the first 16 hex digits of the cell's source
-    percent: float  # of all sampled CPU time
+    percent: float  # of all sampled CPU time, spent while the cell ran
     peak_mb: float
     malloc_mb: float
     lines: tuple[CellLine, ...]
@@ -66,20 +68,44 @@ def cell_stats(profile: Profile, cell_maps: Mapping[str, CellMap]) -> tuple[Cell
                 found.setdefault((str(cell_map.script), cell.number), []).append(
                     CellLine(in_cell, line)
                 )
-    return tuple(
-        _cell_stat(cell, tuple(found.get((str(cell_map.script), cell.number), ())))
-        for cell_map in cell_maps.values()
-        for cell in cell_map.cells
-    )
+    running = _running_time(profile, by_script) if profile.stacks else None
+    cells = []
+    for cell_map in cell_maps.values():
+        for cell in cell_map.cells:
+            key = (str(cell_map.script), cell.number)
+            lines = tuple(found.get(key, ()))
+            percent = sum(line.stat.percent for line in lines)
+            cells.append(
+                _cell_stat(cell, lines, percent if running is None else running.get(key, 0.0))
+            )
+    return tuple(cells)
 
 
-def _cell_stat(cell: Cell, lines: tuple[CellLine, ...]) -> CellStat:
+def _running_time(
+    profile: Profile, by_script: Mapping[str, CellMap]
+) -> dict[tuple[str, int], float]:
+    """Percent of CPU time per (script, cell) whose top-level line was running, from the stacks."""
+    running: dict[tuple[str, int], float] = {}
+    for sample in profile.stacks:
+        for frame in sample.frames:  # outermost first: the notebook's top level comes first
+            cell_map = next((by_script[s] for s in _spellings(frame.file) if s in by_script), None)
+            if cell_map is None or frame.name != "<module>":
+                continue
+            located = cell_map.locate(frame.lineno)
+            if located is not None:
+                key = (str(cell_map.script), located[0].number)
+                running[key] = running.get(key, 0.0) + 100 * sample.cpu_fraction
+            break
+    return running
+
+
+def _cell_stat(cell: Cell, lines: tuple[CellLine, ...], percent: float) -> CellStat:
     stats = [line.stat for line in lines]
     return CellStat(
         number=cell.number,
         first_line=next((text.strip() for text in cell.source if text.strip()), ""),
         source_hash=source_hash(cell.source),
-        percent=sum(stat.percent for stat in stats),
+        percent=percent,
         peak_mb=max((stat.peak_mb for stat in stats), default=0.0),
         malloc_mb=sum(stat.malloc_mb for stat in stats),
         lines=lines,

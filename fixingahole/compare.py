@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from fixingahole import stats
+from fixingahole.compare_cells import CellChange, cell_changes
 from fixingahole.errors import UserError
 
 METRICS = ("wall_s", "cpu_s", "peak_heap_mb", "max_rss_mb")
@@ -173,6 +174,7 @@ class EntryComparison:
     notes: tuple[str, ...] = ()
     functions: tuple[CodeChange, ...] = ()
     lines: tuple[CodeChange, ...] = ()
+    cells: tuple[CellChange, ...] = ()  # a notebook's cells, matched by source (compare_cells)
 
     def metric(self, name: str) -> MetricComparison | None:
         """The comparison of one metric, if the entry has one."""
@@ -251,10 +253,12 @@ def compare(
     show_all: bool = False,
     lines: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None = None,
     fail_on_regression: float | None = None,
+    cells: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None = None,
 ) -> Comparison:
     """Compare the runs selector `a` picks with those `b` picks (or `a` with the runs before it).
 
-    `functions` and `lines` are the store's tables, or loaders called with the run ids they need.
+    `functions`, `lines` and `cells` are the store's tables, or loaders called with the run ids
+    they need; a notebook entry's cells are listed beside its functions.
     `entries` and `tags` narrow the entries (an entry with a tag on any run). `threshold` and
     `fail_on_regression` are fractions (0.05 = 5%). Functions (and lines, when given) are listed
     for entries that got faster or slower, or for all with `show_all`. The gate fails an entry
@@ -276,7 +280,7 @@ def compare(
         for name in sorted(by_entry_a.keys() | by_entry_b.keys())
     ]
     compared = _with_code_changes(
-        compared, by_entry_a, by_entry_b, functions, lines, metric, show_all
+        compared, by_entry_a, by_entry_b, functions, lines, metric, show_all, cells
     )
     return Comparison(
         header=header,
@@ -696,8 +700,10 @@ def _with_code_changes(
     lines: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None,
     metric: str,
     show_all: bool,
+    cells: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None = None,
 ) -> list[EntryComparison]:
-    """Attach the functions (and lines) that changed most to the entries that changed."""
+    """Attach the functions (and lines) that changed most, and a notebook's cells, to the
+    entries that changed."""
     sides: dict[str, tuple[str, str]] = {}  # ok run id -> (entry, side)
     for entry in entries:
         if entry.verdict in ("faster", "slower") or (show_all and entry.verdict in COMPARED):
@@ -712,11 +718,13 @@ def _with_code_changes(
     found_lines = {}
     if lines is not None:
         found_lines = _code_changes(_load(lines, sides), sides, "lineno", rank_by)
+    found_cells = {} if cells is None else cell_changes(_load(cells, sides), sides)
     return [
         replace(
             entry,
             functions=found_functions.get(entry.entry, ()),
             lines=found_lines.get(entry.entry, ()),
+            cells=found_cells.get(entry.entry, ()),
         )
         for entry in entries
     ]
