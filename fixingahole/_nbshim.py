@@ -52,6 +52,14 @@ class ScriptCells:
     filename: str  # the script's code file name, as its frames report it
     starts: tuple[int, ...]  # first script line of cell 1, 2, ...
 
+    def depth(self) -> int:
+        """The `stacklevel` that makes a log record made by the caller's caller name the
+        script's line (1, the caller itself, when the script is not on the stack)."""
+        frame, level = sys._getframe(2), 2
+        while frame is not None and frame.f_code.co_filename != self.filename:
+            frame, level = frame.f_back, level + 1
+        return level if frame is not None else 1
+
     def current(self) -> str:
         """`cell 3` for the innermost frame of the script on the stack."""
         frame = sys._getframe(1)
@@ -79,7 +87,9 @@ class ScriptShell(InteractiveShell):
     def run_line_magic(self, magic_name: str, line: str, _stack_depth: int = 1) -> Any:
         """Run `%magic line`, or skip it and log why."""
         if magic_name == "matplotlib" and os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
-            _log.info("%s: skipped %%matplotlib %s (--no-plots)", self.cells.current(), line)
+            place = self.cells.current()
+            depth = self.cells.depth()
+            _log.info("%s: skipped %%matplotlib %s (--no-plots)", place, line, stacklevel=depth)
             return None
         if magic_name in INTERACTIVE_MAGICS:
             marks = {"pinfo": "?", "pinfo2": "??"}.get(magic_name)  # `obj?` as the user wrote it
@@ -101,22 +111,21 @@ class ScriptShell(InteractiveShell):
             return None
 
     def _skipped(self, what: str, why: Exception | str) -> None:
-        _log.warning("%s: skipped %s: %s", self.cells.current(), what, why)
+        _log.warning(
+            "%s: skipped %s: %s", self.cells.current(), what, why, stacklevel=self.cells.depth()
+        )
 
 
-def prepare_shell() -> None:
+def prepare_shell(filename: str) -> None:
     """Start the shell over `__main__` and bind its `get_ipython` there, ahead of the script.
 
-    The bootstrap calls it; FIXINGAHOLE_NOTEBOOK_SHELL names the script and
+    The bootstrap calls it with the file name the script's code runs under;
     FIXINGAHOLE_NOTEBOOK_CELLS holds the first script line of each cell (`6,12,17`).
     """
     main = sys.modules["__main__"].__dict__
     shell = _shell(main)
     starts = os.environ.get("FIXINGAHOLE_NOTEBOOK_CELLS", "")
-    shell.cells = ScriptCells(
-        os.environ.get("FIXINGAHOLE_NOTEBOOK_SHELL", ""),
-        tuple(int(line) for line in starts.split(",") if line),
-    )
+    shell.cells = ScriptCells(filename, tuple(int(line) for line in starts.split(",") if line))
     main["get_ipython"] = shell.get_ipython
 
 

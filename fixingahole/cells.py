@@ -70,7 +70,7 @@ def cell_stats(profile: Profile, cell_maps: Mapping[str, CellMap]) -> tuple[Cell
                 )
     running = _running_time(profile, by_script) if profile.stacks else None
     cells = []
-    for cell_map in cell_maps.values():
+    for cell_map in {id(m): m for m in cell_maps.values()}.values():  # a map may have two names
         for cell in cell_map.cells:
             key = (str(cell_map.script), cell.number)
             lines = tuple(found.get(key, ()))

@@ -18,8 +18,10 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -121,17 +123,27 @@ def convert_notebook(notebook: Path, script: Path) -> CellMap:
     return cell_map
 
 
-def describe_failure(cell_map: CellMap, stderr_text: str) -> str | None:
+def notebook_code_name(notebook: Path) -> Path:
+    """The file name a notebook's script runs under when profiled: `analysis.ipynb.py`, beside
+    the notebook (nothing is written there), so that it is inside the profiled folder."""
+    return notebook.with_name(notebook.name + ".py")
+
+
+def describe_failure(
+    cell_map: CellMap, stderr_text: str, code_name: Path | None = None
+) -> str | None:
     """`cell 3, line 2: ZeroDivisionError: division by zero` from the script's traceback, if any.
 
-    The traceback's last frame in the generated script (matched by file name) names the place; the
-    first unindented line after it is the exception. None when no frame is in the script.
+    The traceback's last frame in the generated script (matched by file name: the script's, or
+    `code_name`, the name it ran under) names the place; the first unindented line after it is
+    the exception. None when no frame is in the script.
     """
+    names = {cell_map.script.name} | ({code_name.name} if code_name else set())
     lines = stderr_text.splitlines()
     last = None
     for index, text in enumerate(lines):
         frame = _FRAME.match(text)
-        if frame and Path(frame["file"]).name == cell_map.script.name:
+        if frame and Path(frame["file"]).name in names:
             last = index, int(frame["line"])
     if last is None:
         return None
@@ -146,6 +158,30 @@ def describe_failure(cell_map: CellMap, stderr_text: str) -> str | None:
         cell, line_in_cell = found
         place = f"cell {cell.number}, line {line_in_cell}"
     return place if exception is None else f"{place}: {exception}"
+
+
+def name_log_places(log_file: Path, script: str, place: Callable[[int], str]) -> None:
+    """Rewrite logs.log so that a record made in the generated script names its cell.
+
+    The fourth field of a record is `file:line`; for the script it becomes `place(line)`
+    (`analysis.ipynb [cell 2] line 2`, as the report names it). Other records are kept as they are.
+    """
+    try:
+        records = log_file.read_text(encoding="utf-8", errors="surrogateescape").splitlines(True)
+    except FileNotFoundError:
+        return
+    prefix = script.replace("\\", "\\\\") + ":"  # as the bootstrap escaped it
+    changed = False
+    for index, record in enumerate(records):
+        fields = record.split("\t", 4)
+        if len(fields) == 5 and fields[3].startswith(prefix) and fields[3][len(prefix) :].isdigit():
+            fields[3] = place(int(fields[3][len(prefix) :]))
+            records[index] = "\t".join(fields)
+            changed = True
+    if changed:
+        temp = log_file.with_name(f".{log_file.name}.tmp")
+        temp.write_text("".join(records), encoding="utf-8", errors="surrogateescape")
+        os.replace(temp, log_file)
 
 
 def _cell_to_json(cell: Cell) -> dict[str, Any]:

@@ -67,15 +67,19 @@ def profile_target(
     cwd = options.cwd or Path.cwd()
     env = dict(options.env)
     if kind == "notebook":
-        from fixingahole.notebook import convert_notebook
+        from fixingahole.notebook import convert_notebook, notebook_code_name
 
         script = run_dir / f"{target.stem}.notebook.py"
         cell_map = convert_notebook(target, script)
         (run_dir / "cells.json").write_text(json.dumps(cell_map.to_json(), indent=2))
-        cell_maps[str(script)] = cell_map
         cwd = options.cwd or target.parent
-        if cell_map.shell:  # started by the bootstrap before Scalene samples (see _nbshim)
-            env["FIXINGAHOLE_NOTEBOOK_SHELL"] = str(script)
+        # The script's code runs under a name beside the notebook, so that it is profiled
+        # wherever the run folder is; the bootstrap renames it and starts IPython's shell.
+        code_name = notebook_code_name(target)
+        cell_maps[str(script)] = cell_maps[str(code_name)] = cell_map
+        env["FIXINGAHOLE_NOTEBOOK_SCRIPT"] = str(script)
+        env["FIXINGAHOLE_NOTEBOOK_FILENAME"] = str(code_name)
+        if cell_map.shell:
             env["FIXINGAHOLE_NOTEBOOK_CELLS"] = ",".join(str(c.first_line) for c in cell_map.cells)
 
     locator = _locator(settings, cell_maps)
@@ -110,11 +114,18 @@ def profile_target(
         except UserError as exc:
             parse_error = str(exc)
     status, error = result.status, result.error
+    if kind == "notebook":
+        from fixingahole.notebook import name_log_places
+
+        code_name = str(notebook_code_name(target))
+        name_log_places(run_dir / "logs.log", code_name, lambda n: locator.location(code_name, n))
     if kind == "notebook" and status == "failed":
         from fixingahole.notebook import describe_failure
 
         stderr = (run_dir / "stderr.txt").read_text(errors="replace")
-        error = describe_failure(cell_maps[str(script)], stderr) or error
+        error = (
+            describe_failure(cell_maps[str(script)], stderr, notebook_code_name(target)) or error
+        )
     if status == "ok" and profile.is_empty:
         status = "no-samples"
         error = parse_error or "the script finished before Scalene took any sample"

@@ -5,9 +5,10 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
 - FIXINGAHOLE_LOG_LEVEL: the lowest level captured (DEBUG, INFO, WARNING, ERROR, CRITICAL).
 - FIXINGAHOLE_SKIP_PATHS: folders (os.pathsep-separated) whose records are not the script's.
 - FIXINGAHOLE_NO_PLOTS: "1" makes matplotlib's and plotly's `show` return at once.
-- FIXINGAHOLE_NOTEBOOK_SHELL: the script generated from a notebook whose cells need IPython's
-  shell: it is started (`fixingahole._nbshim.prepare_shell`) when Scalene is about to run that
-  script, before Scalene starts sampling, so that none of it is profiled as the notebook's.
+- FIXINGAHOLE_NOTEBOOK_SCRIPT: a script generated from a notebook. When Scalene is about to run
+  it, before Scalene starts sampling, its code is given the name FIXINGAHOLE_NOTEBOOK_FILENAME
+  and, when FIXINGAHOLE_NOTEBOOK_CELLS is set, IPython's shell is started
+  (`fixingahole._nbshim.prepare_shell`), so that none of that is profiled as the notebook's.
 
 It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), keeps
 Scalene's `run` parser from reading a program argument after `---` as an
@@ -259,27 +260,48 @@ def _native_time_stays(funcutils: ModuleType) -> None:
     utils.find_preceding_call_line = staticmethod(find_preceding_call_line)
 
 
-def _shell_before_sampling(script: str) -> Callable[[ModuleType], None]:
-    """A patch of Scalene's `profile_code` (which starts sampling, then runs the code): a notebook
-    script's shell is started first. Its failure is left for the script's own import to report."""
+def _notebook_before_sampling(script: str) -> Callable[[ModuleType], None]:
+    """A patch of Scalene's `profile_code` (which starts sampling, then runs the code): a
+    notebook's script is made ready first (`_as_notebook`)."""
 
     def patch(module: ModuleType) -> None:
         profile_code = module.Scalene.profile_code
 
         def patched(self: object, code: object, *args: object, **kwargs: object) -> object:
             if os.path.abspath(getattr(code, "co_filename", "")) == script:
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # IPython's, not the notebook's
-                    from fixingahole._nbshim import prepare_shell
-
-                    prepare_shell()
+                code = _as_notebook(script, code)
             return profile_code(self, code, *args, **kwargs)
 
         module.Scalene.profile_code = patched
 
     return patch
+
+
+def _as_notebook(script: str, code: object) -> object:
+    """The script's code under its notebook's file name, with IPython's shell started if needed.
+
+    The name (FIXINGAHOLE_NOTEBOOK_FILENAME, beside the notebook) is under the folder Scalene
+    profiles wherever the run folder holding the script is; its lines are put in `linecache`,
+    where Scalene and tracebacks look for the source of code that has no file. Should either
+    step fail, the script runs as it is, and its own header starts the shell.
+    """
+    import linecache
+    import warnings
+
+    name = os.environ.get("FIXINGAHOLE_NOTEBOOK_FILENAME")
+    if name:
+        with contextlib.suppress(Exception):
+            with open(script, encoding="utf-8") as file:
+                source = file.read()
+            code = compile(source, name, "exec", dont_inherit=True)
+            linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    if os.environ.get("FIXINGAHOLE_NOTEBOOK_CELLS") is not None:
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # IPython's, not the notebook's
+            from fixingahole._nbshim import prepare_shell
+
+            prepare_shell(getattr(code, "co_filename", script))
+    return code
 
 
 def _importer() -> str:
@@ -305,9 +327,9 @@ def _install() -> None:
         patches["logging"] = lambda module: _capture_logging(log, module)
     if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
         patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
-    notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SHELL")
+    notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SCRIPT")
     if notebook_script:
-        patches["scalene.scalene_profiler"] = _shell_before_sampling(
+        patches["scalene.scalene_profiler"] = _notebook_before_sampling(
             os.path.abspath(notebook_script)
         )
     for name in [name for name in patches if name in sys.modules]:
