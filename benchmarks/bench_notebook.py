@@ -42,19 +42,24 @@ SIX_CELLS = [
 ]
 
 
-def profile(root: Path, name: str) -> dict | None:
-    """The summary of one `--no-plots` profile of `name`, or None when it did not end ok."""
-    subprocess.run(
+def profile(root: Path, name: str) -> tuple[dict | None, str]:
+    """The summary of one `--no-plots` profile of `name` (None when it did not end ok) and,
+    when it did not, why."""
+    done = subprocess.run(
         [*FIXINGAHOLE, "profile", name, "--no-plots"],
         cwd=root,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
         check=False,
     )
-    run_dir = sorted((root / "performance" / Path(name).stem).iterdir())[-1]
-    summary = json.loads((run_dir / "summary.json").read_text())
-    return summary if summary["status"] == "ok" else None
+    folder = root / "performance" / Path(name).stem
+    if not folder.is_dir():
+        return None, f"no run folder (exit {done.returncode}): {done.stderr.strip()[-300:]}"
+    summary = json.loads((sorted(folder.iterdir())[-1] / "summary.json").read_text())
+    if summary["status"] != "ok":
+        return None, f"{summary['status']}: {summary['error']}"
+    return summary, ""
 
 
 def spread(values: list[float]) -> str:
@@ -86,10 +91,10 @@ def main() -> None:
         failures = 0
         for index in range(runs):
             for name in ("analysis.ipynb", "six.ipynb"):
-                summary = profile(root, name)
+                summary, why = profile(root, name)
                 if summary is None:
                     failures += 1
-                    print(f"  {index + 1}/{runs} {name}: not ok")
+                    print(f"  {index + 1}/{runs} {name}: {why}")
                     continue
                 share = percent(summary, "[generated line")
                 outside[Path(name).stem].append(share)
