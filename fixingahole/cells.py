@@ -54,11 +54,11 @@ def source_hash(source: tuple[str, ...] | list[str]) -> str:
 
 
 def cell_stats(profile: Profile, cell_maps: Mapping[str, CellMap]) -> tuple[CellStat, ...]:
-    """Every code cell of the profiled notebook(s), in order, with its lines' figures added up."""
-    by_script = {spelling: m for path, m in cell_maps.items() for spelling in _spellings(path)}
+    """Every code cell of the profiled notebook(s), in order: its time while it ran, its lines."""
+    map_of = _MapOf(cell_maps)
     found: dict[tuple[str, int], list[CellLine]] = {}
     for file in profile.files:
-        cell_map = next((by_script[s] for s in _spellings(file.path) if s in by_script), None)
+        cell_map = map_of(file.path)
         if cell_map is None:
             continue
         for line in file.lines:
@@ -68,7 +68,7 @@ def cell_stats(profile: Profile, cell_maps: Mapping[str, CellMap]) -> tuple[Cell
                 found.setdefault((str(cell_map.script), cell.number), []).append(
                     CellLine(in_cell, line)
                 )
-    running = _running_time(profile, by_script) if profile.stacks else None
+    running = _running_time(profile, map_of) if profile.stacks else None
     cells = []
     for cell_map in {id(m): m for m in cell_maps.values()}.values():  # a map may have two names
         for cell in cell_map.cells:
@@ -81,14 +81,12 @@ def cell_stats(profile: Profile, cell_maps: Mapping[str, CellMap]) -> tuple[Cell
     return tuple(cells)
 
 
-def _running_time(
-    profile: Profile, by_script: Mapping[str, CellMap]
-) -> dict[tuple[str, int], float]:
+def _running_time(profile: Profile, map_of: _MapOf) -> dict[tuple[str, int], float]:
     """Percent of CPU time per (script, cell) whose top-level line was running, from the stacks."""
     running: dict[tuple[str, int], float] = {}
     for sample in profile.stacks:
         for frame in sample.frames:  # outermost first: the notebook's top level comes first
-            cell_map = next((by_script[s] for s in _spellings(frame.file) if s in by_script), None)
+            cell_map = map_of(frame.file)
             if cell_map is None or frame.name != "<module>":
                 continue
             located = cell_map.locate(frame.lineno)
@@ -110,6 +108,20 @@ def _cell_stat(cell: Cell, lines: tuple[CellLine, ...], percent: float) -> CellS
         malloc_mb=sum(stat.malloc_mb for stat in stats),
         lines=lines,
     )
+
+
+class _MapOf:
+    """The cell map of a file name as Scalene wrote it (any spelling of its path), or None."""
+
+    def __init__(self, cell_maps: Mapping[str, CellMap]) -> None:
+        self._maps = {spelling: m for path, m in cell_maps.items() for spelling in _spellings(path)}
+        self._seen: dict[str, CellMap | None] = {}
+
+    def __call__(self, path: str) -> CellMap | None:
+        if path not in self._seen:
+            found = (self._maps[s] for s in _spellings(path) if s in self._maps)
+            self._seen[path] = next(found, None)
+        return self._seen[path]
 
 
 def _spellings(path: str) -> set[str]:
