@@ -306,6 +306,7 @@ def compare(
         show_all=show_all,
         lines=store.lines if lines else None,
         fail_on_regression=None if fail_on_regression_pct is None else fail_on_regression_pct / 100,
+        cells=store.cells,
     )
     text = render(comparison, fmt, runs=runs, output=settings.output)
     if output:

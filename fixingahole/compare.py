@@ -86,6 +86,7 @@ import pandas as pd
 
 from fixingahole import stats
 from fixingahole.attribution import Attribution, attribute
+from fixingahole.compare_cells import CellChange, cell_changes
 from fixingahole.errors import UserError
 
 METRICS = ("wall_s", "cpu_s", "peak_heap_mb", "max_rss_mb")
@@ -218,6 +219,7 @@ class EntryComparison:
     functions: tuple[CodeChange, ...] = ()
     lines: tuple[CodeChange, ...] = ()
     attribution: tuple[Attribution, ...] = ()  # the functions behind the change, largest first
+    cells: tuple[CellChange, ...] = ()  # a notebook's cells, matched by source (compare_cells)
 
     def metric(self, name: str) -> MetricComparison | None:
         """The comparison of one metric, if the entry has one."""
@@ -297,10 +299,12 @@ def compare(
     show_all: bool = False,
     lines: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None = None,
     fail_on_regression: float | None = None,
+    cells: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None = None,
 ) -> Comparison:
     """Compare the runs selector `a` picks with those `b` picks (or `a` with the runs before it).
 
-    `functions` and `lines` are the store's tables, or loaders called with the run ids they need.
+    `functions`, `lines` and `cells` are the store's tables, or loaders called with the run ids
+    they need; a notebook entry's cells are listed beside its functions.
     `entries` and `tags` narrow the entries (an entry with a tag on any run). `threshold` and
     `fail_on_regression` are fractions (0.05 = 5%). Functions (and lines, when given) are listed
     for entries that got faster or slower, or for all with `show_all`. The gate fails an entry
@@ -340,6 +344,7 @@ def compare(
         metric,
         show_all,
         partial(judge, threshold=threshold, alpha=alpha),
+        cells,
     )
     return Comparison(
         header=header,
@@ -956,9 +961,10 @@ def _with_code_changes(
     metric: str,
     show_all: bool,
     judge_with: Callable[[Sequence[float], Sequence[float]], Judgement],
+    cells: pd.DataFrame | Callable[[list[str]], pd.DataFrame] | None = None,
 ) -> list[EntryComparison]:
-    """Attach the functions (and lines) that changed most, and the functions behind the change,
-    to the entries that changed."""
+    """Attach the functions (and lines) that changed most, the functions behind the change, and
+    a notebook's cells, to the entries that changed."""
     sides: dict[str, tuple[str, str]] = {}  # ok run id -> (entry, side)
     attributed = set()
     for entry in entries:
@@ -976,6 +982,7 @@ def _with_code_changes(
     found_lines = {}
     if lines is not None:
         found_lines = _code_changes(_load(lines, sides), sides, "lineno", rank_by)
+    found_cells = {} if cells is None else cell_changes(_load(cells, sides), sides)
     return [
         replace(
             entry,
@@ -991,6 +998,7 @@ def _with_code_changes(
             )
             if entry.entry in attributed
             else (),
+            cells=found_cells.get(entry.entry, ()),
         )
         for entry in entries
     ]

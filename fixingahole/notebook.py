@@ -7,7 +7,8 @@ however often, in whatever order, or whether at all the notebook was run before 
 Each code cell's IPython syntax (`%magics`, `%%cell magics`, `!shell` escapes, `obj?` help) becomes
 Python through IPython's input transformers, as in nbconvert's `PythonExporter`, and the cells are
 written one after the other into one script. A script that needs IPython's shell starts it in its
-header (see `fixingahole._nbshim`), so the shell's start-up is not charged to any cell. Where a
+header (see `fixingahole._nbshim`), unless the shell was started before the script ran, as under
+fixing-a-hole, where its start-up is neither sampled nor charged to any cell. Where a
 transformer keeps a cell's line count, script lines map exactly to the cell's lines; where a magic
 rewrote several lines into one (a `%%time` cell becomes one call), the call maps to the first one.
 """
@@ -17,8 +18,10 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,7 @@ class CellMap:
     notebook: Path
     script: Path
     cells: tuple[Cell, ...]
+    shell: bool = False  # the script starts IPython's shell (a cell uses magics or `display`)
 
     def locate(self, lineno: int) -> tuple[Cell, int] | None:
         """The cell holding a script line, and the 1-based line within the cell."""
@@ -66,6 +70,7 @@ class CellMap:
             "notebook": str(self.notebook),
             "script": str(self.script),
             "cells": [_cell_to_json(cell) for cell in self.cells],
+            "shell": self.shell,
         }
 
     @classmethod
@@ -82,7 +87,12 @@ class CellMap:
                 )
                 for cell in data["cells"]
             )
-            return cls(notebook=Path(data["notebook"]), script=Path(data["script"]), cells=cells)
+            return cls(
+                notebook=Path(data["notebook"]),
+                script=Path(data["script"]),
+                cells=cells,
+                shell=bool(data.get("shell", False)),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise UserError(
                 f"not a cell map written by fixing-a-hole ({type(error).__name__}: {error}); "
@@ -106,24 +116,34 @@ def convert_notebook(notebook: Path, script: Path) -> CellMap:
     for cell in placed:
         cells.append(replace(cell, first_line=line + 1))
         line += cell.line_count + 2  # the cell's marker, its code, and a blank line
-    cell_map = CellMap(notebook=notebook, script=script, cells=tuple(cells))
-    text = _script_text(cell_map, codes, needs_shell)
+    cell_map = CellMap(notebook=notebook, script=script, cells=tuple(cells), shell=needs_shell)
+    text = _script_text(cell_map, codes)
     _check_compiles(cell_map, text)
     script.write_text(text, encoding="utf-8")
     return cell_map
 
 
-def describe_failure(cell_map: CellMap, stderr_text: str) -> str | None:
+def notebook_code_name(notebook: Path) -> Path:
+    """The file name a notebook's script runs under when profiled: `analysis.ipynb.py`, beside
+    the notebook (nothing is written there), so that it is inside the profiled folder."""
+    return notebook.with_name(notebook.name + ".py")
+
+
+def describe_failure(
+    cell_map: CellMap, stderr_text: str, code_name: Path | None = None
+) -> str | None:
     """`cell 3, line 2: ZeroDivisionError: division by zero` from the script's traceback, if any.
 
-    The traceback's last frame in the generated script (matched by file name) names the place; the
-    first unindented line after it is the exception. None when no frame is in the script.
+    The traceback's last frame in the generated script (matched by file name: the script's, or
+    `code_name`, the name it ran under) names the place; the first unindented line after it is
+    the exception. None when no frame is in the script.
     """
+    names = {cell_map.script.name} | ({code_name.name} if code_name else set())
     lines = stderr_text.splitlines()
     last = None
     for index, text in enumerate(lines):
         frame = _FRAME.match(text)
-        if frame and Path(frame["file"]).name == cell_map.script.name:
+        if frame and Path(frame["file"]).name in names:
             last = index, int(frame["line"])
     if last is None:
         return None
@@ -138,6 +158,30 @@ def describe_failure(cell_map: CellMap, stderr_text: str) -> str | None:
         cell, line_in_cell = found
         place = f"cell {cell.number}, line {line_in_cell}"
     return place if exception is None else f"{place}: {exception}"
+
+
+def name_log_places(log_file: Path, script: str, place: Callable[[int], str]) -> None:
+    """Rewrite logs.log so that a record made in the generated script names its cell.
+
+    The fourth field of a record is `file:line`; for the script it becomes `place(line)`
+    (`analysis.ipynb [cell 2] line 2`, as the report names it). Other records are kept as they are.
+    """
+    try:
+        records = log_file.read_text(encoding="utf-8", errors="surrogateescape").splitlines(True)
+    except FileNotFoundError:
+        return
+    prefix = script.replace("\\", "\\\\") + ":"  # as the bootstrap escaped it
+    changed = False
+    for index, record in enumerate(records):
+        fields = record.split("\t", 4)
+        if len(fields) == 5 and fields[3].startswith(prefix) and fields[3][len(prefix) :].isdigit():
+            fields[3] = place(int(fields[3][len(prefix) :]))
+            records[index] = "\t".join(fields)
+            changed = True
+    if changed:
+        temp = log_file.with_name(f".{log_file.name}.tmp")
+        temp.write_text("".join(records), encoding="utf-8", errors="surrogateescape")
+        os.replace(temp, log_file)
 
 
 def _cell_to_json(cell: Cell) -> dict[str, Any]:
@@ -282,17 +326,18 @@ def _header(name: str, needs_shell: bool, starts: tuple[int, ...]) -> list[str]:
     """The script's first lines: what made it, and the shell's start when a cell needs it."""
     header = [f'# Generated by fixing-a-hole from {name!r}: code cell N follows "# [cell N]".']
     if needs_shell:
-        header += [
-            "from fixingahole._nbshim import start_shell",
-            f"get_ipython = start_shell(globals(), {starts!r})  # IPython's shell, not in any cell",
+        header += [  # under fixing-a-hole the shell is started before profiling (see _nbshim)
+            "if 'get_ipython' not in globals():  # IPython's shell, not in any cell",
+            "    from fixingahole._nbshim import start_shell; "
+            f"get_ipython = start_shell(globals(), {starts!r})",
         ]
     return header
 
 
-def _script_text(cell_map: CellMap, codes: list[str], needs_shell: bool) -> str:
+def _script_text(cell_map: CellMap, codes: list[str]) -> str:
     """The generated script: the header, then each cell after its `# [cell N]` line."""
     starts = tuple(cell.first_line for cell in cell_map.cells)
-    parts = [*_header(cell_map.notebook.name, needs_shell, starts), ""]
+    parts = [*_header(cell_map.notebook.name, cell_map.shell, starts), ""]
     for cell, code in zip(cell_map.cells, codes, strict=True):
         parts += [f"# [cell {cell.number}]", *_lines(code), ""]
     return "\n".join(parts) + "\n"

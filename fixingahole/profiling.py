@@ -48,6 +48,7 @@ def profile_target(
     top: int = 10,
 ) -> RunOutcome:
     """Profile one script or notebook under Scalene and keep everything in a new run folder."""
+    from fixingahole.cells import cell_stats
     from fixingahole.profile import Profile, load_profile
     from fixingahole.provenance import content_hash, environment, git_info
     from fixingahole.report import RunInfo
@@ -72,14 +73,22 @@ def profile_target(
     cell_maps = {}
     script = target
     cwd = options.cwd or Path.cwd()
+    env = dict(options.env)
     if kind == "notebook":
-        from fixingahole.notebook import convert_notebook
+        from fixingahole.notebook import convert_notebook, notebook_code_name
 
         script = run_dir / f"{target.stem}.notebook.py"
         cell_map = convert_notebook(target, script)
         (run_dir / "cells.json").write_text(json.dumps(cell_map.to_json(), indent=2))
-        cell_maps[str(script)] = cell_map
         cwd = options.cwd or target.parent
+        # The script's code runs under a name beside the notebook, so that it is profiled
+        # wherever the run folder is; the bootstrap renames it and starts IPython's shell.
+        code_name = notebook_code_name(target)
+        cell_maps[str(script)] = cell_maps[str(code_name)] = cell_map
+        env["FIXINGAHOLE_NOTEBOOK_SCRIPT"] = str(script)
+        env["FIXINGAHOLE_NOTEBOOK_FILENAME"] = str(code_name)
+        if cell_map.shell:
+            env["FIXINGAHOLE_NOTEBOOK_CELLS"] = ",".join(str(c.first_line) for c in cell_map.cells)
 
     locator = _locator(settings, cell_maps)
     json_path = run_dir / "profile.json"
@@ -95,7 +104,7 @@ def profile_target(
         stacks=options.trace,
         program_path=settings.root,
         args=tuple(options.args),
-        env=dict(options.env),
+        env=env,
         timeout=options.timeout,
         log_level=options.log_level,
         no_plots=options.no_plots,
@@ -114,11 +123,18 @@ def profile_target(
         except UserError as exc:
             parse_error = str(exc)
     status, error = result.status, result.error
+    if kind == "notebook":
+        from fixingahole.notebook import name_log_places
+
+        code_name = str(notebook_code_name(target))
+        name_log_places(run_dir / "logs.log", code_name, lambda n: locator.location(code_name, n))
     if kind == "notebook" and status == "failed":
         from fixingahole.notebook import describe_failure
 
         stderr = (run_dir / "stderr.txt").read_text(errors="replace")
-        error = describe_failure(cell_maps[str(script)], stderr) or error
+        error = (
+            describe_failure(cell_maps[str(script)], stderr, notebook_code_name(target)) or error
+        )
     if status == "ok" and profile.is_empty:
         status = "no-samples"
         error = parse_error or "the script finished before Scalene took any sample"
@@ -126,6 +142,7 @@ def profile_target(
     if options.instructions:
         counted = _count_instructions(script, cwd, options, run_dir, status, echo)
 
+    cells = cell_stats(profile, cell_maps)
     run = RunInfo(
         command=command,
         status=status,
@@ -155,10 +172,11 @@ def profile_target(
         code_hash=content_hash(target),
         git=git_info(target.parent),
         environment=environment(),
+        cells=cells,
     )
     if counted is not None:
         summary.update(counted.fields())
-    report = render_report(profile, run, locator, top=top)
+    report = render_report(profile, run, locator, top=top, cells=cells)
     _write_atomic(run_dir / "profile_results.txt", report)
     _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
     folded = render_folded(profile, locator, detailed=options.detailed)
@@ -166,7 +184,7 @@ def profile_target(
         _write_atomic(run_dir / "stacks.folded", folded)
     views = _in_background(lambda: _write_views(run_dir, summary, profile, run, locator), "views")
     if echo:
-        print(render_summary(profile, run, locator, top=top))
+        print(render_summary(profile, run, locator, top=top, cells=cells))
         if counted is not None:
             print(_instructions_line(counted))
         print(f"Run folder: {run_dir}")

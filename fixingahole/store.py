@@ -1,11 +1,12 @@
-"""The results store: tables of runs, functions and lines, kept as Parquet under `<output>/.store`.
+"""The results store: tables of runs, functions, lines and notebook cells under `<output>/.store`.
 
 Layout and protocol (see docs/internals.md, "The store"):
 
 - `CURRENT` names the live generation folder (`data` when the file is absent). `rebuild` fills a
   new generation and swaps `CURRENT` with `os.replace`, so readers see the old or the new store.
 - A generation holds immutable segments: folders named `<runs>-<token>` with `runs.parquet`,
-  `functions.parquet` and `lines.parquet`. A segment is written under `.tmp-<token>` and renamed
+  `functions.parquet`, `lines.parquet` and `cells.parquet` (segments written before cells were
+  kept have none: they read as no cells). A segment is written under `.tmp-<token>` and renamed
   into place, so it appears complete or not at all; names starting with `.` are never read.
 - `add` writes a one-run segment. Every row of `runs` carries `_version` (the time it was added);
   when a run id is in several segments, readers take the newest version and that segment's rows.
@@ -107,8 +108,18 @@ LINES = pa.schema(
         *_FIGURES,
     ]
 )
+CELLS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("cell", pa.int64()),
+        ("hash", pa.string()),  # of the cell's source: matches a cell across notebook versions
+        ("first_line", pa.string()),
+        *_FIGURES,
+    ]
+)
 _STORED_RUNS = RUNS.append(pa.field("_version", pa.int64()))
-_SCHEMAS = {"runs": _STORED_RUNS, "functions": FUNCTIONS, "lines": LINES}
+_SCHEMAS = {"runs": _STORED_RUNS, "functions": FUNCTIONS, "lines": LINES, "cells": CELLS}
+_ADDED_LATER = ("cells",)  # tables that segments written by older versions do not have
 _COPIED = (
     "run_id",
     "entry",
@@ -158,6 +169,7 @@ class _Tables:
     runs: pa.Table
     functions: pa.Table
     lines: pa.Table
+    cells: pa.Table
 
 
 @dataclass(frozen=True)
@@ -336,6 +348,10 @@ class Store:
         """Line rows of the given runs (all runs when None), each run's in summary order."""
         return _frame(self._rows("lines", run_ids))
 
+    def cells(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """A notebook's cell rows of the given runs (all runs when None), in notebook order."""
+        return _frame(self._rows("cells", run_ids))
+
     def _rows(self, table: str, run_ids: Iterable[str] | None) -> pa.Table:
         if isinstance(run_ids, str):
             run_ids = [run_ids]
@@ -350,12 +366,9 @@ class Store:
                     chosen = ids.filter(pc.is_in(ids, value_set=wanted))
                     whole = whole and len(chosen) == len(ids)
                     ids = chosen
-                if len(ids):
-                    parts.append(
-                        _read_parquet(
-                            segment.segment.path / f"{table}.parquet", None if whole else ids
-                        )
-                    )
+                path = _table_file(segment.segment.path, table)
+                if len(ids) and path is not None:
+                    parts.append(_read_parquet(path, None if whole else ids))
             return _concat_tables(parts, _SCHEMAS[table])
 
         return self._read(read, columns=["run_id", "_version"])
@@ -430,6 +443,7 @@ def _tables_from_summary(summary: Any, run_dir: str | None, version: int) -> _Ta
         runs=_table([row], _STORED_RUNS, run_id, "summary"),
         functions=_table(_rows_of(summary, "functions", run_id), FUNCTIONS, run_id, "functions"),
         lines=_table(_rows_of(summary, "lines", run_id), LINES, run_id, "lines"),
+        cells=_table(_rows_of(summary, "cells", run_id), CELLS, run_id, "cells"),
     )
 
 
@@ -443,7 +457,7 @@ def _mapping(summary: dict, key: str, run_id: str) -> dict:
 
 
 def _rows_of(summary: dict, key: str, run_id: str) -> list[dict]:
-    """The `functions` or `lines` list of a summary, each row given the `run_id`."""
+    """The `functions`, `lines` or `cells` list of a summary, each row given the `run_id`."""
     items = summary.get(key) or []
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise UserError(f"run {run_id}: `{key}` must be a list of objects; regenerate summary.json")
@@ -591,7 +605,7 @@ def _merge(generation: Path, group: list[_Segment]) -> None:
     runs = _concat_tables([s.runs for s in live], _STORED_RUNS)
     with _new_segment(generation, runs.num_rows) as folder:
         pq.write_table(runs, folder / "runs.parquet")
-        for name in ("functions", "lines"):
+        for name in ("functions", "lines", "cells"):
             _copy_rows(live, name, folder / f"{name}.parquet")
     _fsync(generation)  # the merged segment's name is on disk before its inputs go
     for segment in group:
@@ -612,7 +626,10 @@ def _copy_rows(live: list[_Live], table: str, target: Path) -> None:
     with pq.ParquetWriter(target, schema) as writer:
         for segment in live:
             keep = None if segment.whole else segment.runs["run_id"].combine_chunks()
-            file = _open_parquet(segment.segment.path / f"{table}.parquet", strings)
+            path = _table_file(segment.segment.path, table)
+            if path is None:
+                continue
+            file = _open_parquet(path, strings)
             for index in range(file.num_row_groups):
                 rows = file.read_row_group(index)
                 if keep is not None:
@@ -686,6 +703,19 @@ def _with_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
         for f in schema
     ]
     return pa.Table.from_arrays(columns, names=schema.names)
+
+
+def _table_file(segment: Path, table: str) -> Path | None:
+    """A segment's file of `table`; None for a table added after an older version wrote it.
+
+    FileNotFoundError when the segment itself is gone (merged meanwhile).
+    """
+    path = segment / f"{table}.parquet"
+    if table in _ADDED_LATER and not path.exists():
+        if not (segment / "runs.parquet").exists():
+            raise FileNotFoundError(path)
+        return None
+    return path
 
 
 def _open_parquet(path: Path, strings: list[str]) -> pq.ParquetFile:

@@ -474,7 +474,7 @@ SUMMARY_KEYS = [
     "schema", "run_id", "entry", "target", "kind", "status", "exit_code", "started_utc",
     "wall_s", "cpu_s", "elapsed_s", "max_rss_mb", "peak_heap_mb", "mode", "options", "command",
     "tags", "code_hash", "git", "environment", "log_counts", "error", "functions", "lines",
-    "leaks",
+    "leaks", "cells",
 ]  # fmt: skip
 
 

@@ -513,3 +513,63 @@ def _worker(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     _worker(sys.argv[1:])
+
+
+# -- notebook cells ------------------------------------------------------------------------------
+
+
+def notebook_summary(number: int) -> dict:
+    cells = [
+        {
+            "cell": k,
+            "first_line": f"x{k} = {k}",
+            "hash": f"sha256:{k:016x}",
+            "percent": 10.0 * k,
+            "seconds": 0.9 * k,
+            "peak_mb": 1.5,
+            "malloc_mb": 3.0,
+            "lines": [{"line": 1, "lineno": 4 + k, "location": f"nb.ipynb [cell {k}] line 1"}],
+        }
+        for k in (1, 2, 3)
+    ]
+    return make_summary(number, entry="nb", kind="notebook", cells=cells)
+
+
+def test_cells_are_kept_through_compaction_and_rebuild(store: Store, output: Path) -> None:
+    ids = []
+    for number in range(FANOUT + 1):
+        summary = notebook_summary(number)
+        store.add(summary)
+        ids.append(summary["run_id"])
+        run_dir = output / summary["run_id"]
+        run_dir.mkdir(parents=True)
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    store.add(make_summary(99))  # a script: no cells
+    cells = store.cells([ids[0], ids[-1]])
+    assert list(cells.columns) == [
+        "run_id",
+        "cell",
+        "hash",
+        "first_line",
+        "percent",
+        "seconds",
+        "peak_mb",
+        "malloc_mb",
+    ]
+    assert cells[cells["run_id"] == ids[-1]]["cell"].tolist() == [1, 2, 3]
+    assert cells["hash"].iloc[1] == "sha256:0000000000000002"
+    store.rebuild(output)
+    assert len(store.cells()) == 3 * len(ids)
+
+
+def test_a_segment_written_before_cells_were_kept_reads_as_no_cells(store: Store) -> None:
+    store.add(notebook_summary(1))
+    store.add(make_summary(2))
+    generation = next(p for p in store.path.iterdir() if p.name.startswith("data"))
+    for segment in generation.iterdir():
+        (segment / "cells.parquet").unlink()  # as an older fixing-a-hole wrote its segments
+    assert store.cells().empty
+    for number in range(3, 3 + FANOUT):
+        store.add(notebook_summary(number))  # compaction merges old and new segments
+    assert len(store.runs()) == FANOUT + 2
+    assert len(store.cells()) == 3 * FANOUT

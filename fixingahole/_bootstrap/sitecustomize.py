@@ -5,10 +5,15 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
 - FIXINGAHOLE_LOG_LEVEL: the lowest level captured (DEBUG, INFO, WARNING, ERROR, CRITICAL).
 - FIXINGAHOLE_SKIP_PATHS: folders (os.pathsep-separated) whose records are not the script's.
 - FIXINGAHOLE_NO_PLOTS: "1" makes matplotlib's and plotly's `show` return at once.
+- FIXINGAHOLE_NOTEBOOK_SCRIPT: a script generated from a notebook. When Scalene is about to run
+  it, before Scalene starts sampling, its code is given the name FIXINGAHOLE_NOTEBOOK_FILENAME
+  and, when FIXINGAHOLE_NOTEBOOK_CELLS is set, IPython's shell is started
+  (`fixingahole._nbshim.prepare_shell`), so that none of that is profiled as the notebook's.
 
-It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), and keeps
+It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), keeps
 Scalene's `run` parser from reading a program argument after `---` as an
-abbreviation of its own options (`--n` would otherwise stop it: "ambiguous option").
+abbreviation of its own options (`--n` would otherwise stop it: "ambiguous option"), and keeps
+a sample's native time on the line that spent it (see `_native_time_stays`).
 
 One captured record per line, tab-separated: UTC time, level, source (the logger's name, or
 `warnings`), `file:line` and message; backslash, tab, CR and LF inside a field are escaped.
@@ -223,6 +228,82 @@ class _NoIPythonForScalene:
         return None
 
 
+def _native_time_stays(funcutils: ModuleType) -> None:
+    """Charge a sample's native time to the line that spent it, not to an earlier call.
+
+    Scalene moves the native time of a sample to "the preceding CALL line" of the sampled frame:
+    the last call anywhere above the frame's current instruction, however far up. That is right
+    where the frame itself stopped to run the signal handler after a call returned (at a loop's
+    backward jump, a call or a function's start). Anywhere else the frame is inside its current
+    instruction while other code runs below it: an import, an attribute that imports (numpy's
+    `np.random`), an operator that runs Python code. Moving that time put the seconds of
+    `import matplotlib.pyplot` on whatever call came before, a skipped `%matplotlib inline` or a
+    notebook's shell line. There it stays on the frame's own line.
+    """
+    import dis
+    import functools
+
+    utils = funcutils.ScaleneFuncUtils
+    find = utils.find_preceding_call_line
+    names = ("RESUME", *(name for name in dis.opmap if name.startswith("CALL")))
+    between = {dis.opmap[name] for name in names if name in dis.opmap}
+    between.update(dis.hasjrel, dis.hasjabs)
+
+    @functools.cache
+    def stops(code: object) -> frozenset[int]:
+        """Offsets where the frame itself runs signal handlers, between instructions."""
+        return frozenset(i.offset for i in dis.get_instructions(code) if i.opcode in between)
+
+    def find_preceding_call_line(code: object, bytei: int) -> int | None:
+        return find(code, bytei) if bytei in stops(code) else None
+
+    utils.find_preceding_call_line = staticmethod(find_preceding_call_line)
+
+
+def _notebook_before_sampling(script: str) -> Callable[[ModuleType], None]:
+    """A patch of Scalene's `profile_code` (which starts sampling, then runs the code): a
+    notebook's script is made ready first (`_as_notebook`)."""
+
+    def patch(module: ModuleType) -> None:
+        profile_code = module.Scalene.profile_code
+
+        def patched(self: object, code: object, *args: object, **kwargs: object) -> object:
+            if os.path.abspath(getattr(code, "co_filename", "")) == script:
+                code = _as_notebook(script, code)
+            return profile_code(self, code, *args, **kwargs)
+
+        module.Scalene.profile_code = patched
+
+    return patch
+
+
+def _as_notebook(script: str, code: object) -> object:
+    """The script's code under its notebook's file name, with IPython's shell started if needed.
+
+    The name (FIXINGAHOLE_NOTEBOOK_FILENAME, beside the notebook) is under the folder Scalene
+    profiles wherever the run folder holding the script is; its lines are put in `linecache`,
+    where Scalene and tracebacks look for the source of code that has no file. Should either
+    step fail, the script runs as it is, and its own header starts the shell.
+    """
+    import linecache
+    import warnings
+
+    name = os.environ.get("FIXINGAHOLE_NOTEBOOK_FILENAME")
+    if name:
+        with contextlib.suppress(Exception):
+            with open(script, encoding="utf-8") as file:
+                source = file.read()
+            code = compile(source, name, "exec", dont_inherit=True)
+            linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    if os.environ.get("FIXINGAHOLE_NOTEBOOK_CELLS") is not None:
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # IPython's, not the notebook's
+            from fixingahole._nbshim import prepare_shell
+
+            prepare_shell(getattr(code, "co_filename", script))
+    return code
+
+
 def _importer() -> str:
     """The module whose import statement is running (importlib's own frames skipped)."""
     frame = sys._getframe(2)
@@ -232,7 +313,10 @@ def _importer() -> str:
 
 
 def _install() -> None:
-    patches: dict[str, Callable[[ModuleType], None]] = {"argparse": _scalene_args_verbatim}
+    patches: dict[str, Callable[[ModuleType], None]] = {
+        "argparse": _scalene_args_verbatim,
+        "scalene.scalene_funcutils": _native_time_stays,
+    }
     log_path = os.environ.get("FIXINGAHOLE_LOG_FILE")
     if log_path:
         level = LEVELS.get(os.environ.get("FIXINGAHOLE_LOG_LEVEL", "WARNING").upper(), 30)
@@ -243,6 +327,11 @@ def _install() -> None:
         patches["logging"] = lambda module: _capture_logging(log, module)
     if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
         patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
+    notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SCRIPT")
+    if notebook_script:
+        patches["scalene.scalene_profiler"] = _notebook_before_sampling(
+            os.path.abspath(notebook_script)
+        )
     for name in [name for name in patches if name in sys.modules]:
         patches.pop(name)(sys.modules[name])
     if patches:

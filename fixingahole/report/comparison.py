@@ -5,12 +5,12 @@ and Scalene versions; the settings; warnings), `entries` (per entry: `entry`, `v
 `primary_metric`, `code_changed`, `regressed`, `runs`, `notes`, and `metrics`: per metric, each
 side's `n`, `median`, `mean`, `std`, `min`, `max`, then `ratio` (B / A of the medians),
 `change_pct`, `p_value`, `repeatability` (instruction counts: the measured spread of one code
-version's counts, which stands in for a p-value), `verdict` and `note`; plus `functions`, `lines`
-and `attribution`: the functions behind the change, largest share first, each with `function`,
-`file`, `lineno`, `location`, `status`, `delta_s` (`delta_mb` with metric memory), `share_pct`,
-`p_value` and `verdict`), `geomean` (per metric) and `exit_code`. Missing figures are null. The
-CSV has one row per entry and metric, then one per attributed function (metric `function`, with
-the function's columns filled and its delta in `function_delta`).
+version's counts, which stands in for a p-value), `verdict` and `note`; plus `functions`,
+`lines`, for a notebook `cells`, and `attribution`: the functions behind the change, largest share
+first, each with `function`, `file`, `lineno`, `location`, `status`, `delta_s` (`delta_mb` with
+metric memory), `share_pct`, `p_value` and `verdict`), `geomean` (per metric) and `exit_code`.
+Missing figures are null. The CSV has one row per entry and metric, then one per attributed
+function (metric `function`, with the function's columns filled and its delta in `function_delta`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from fixingahole.compare import (
     MetricComparison,
     Side,
 )
+from fixingahole.compare_cells import CellChange
 from fixingahole.errors import UserError
 from fixingahole.stats import Figures
 
@@ -137,6 +138,22 @@ def _entry_dict(entry: EntryComparison, unit: str) -> dict[str, Any]:
         "functions": [_change_dict(change) for change in entry.functions],
         "lines": [_change_dict(change) for change in entry.lines],
         "attribution": [attribution_dict(item, unit) for item in entry.attribution],
+        "cells": [_cell_dict(change) for change in entry.cells],
+    }
+
+
+def _cell_dict(change: CellChange) -> dict[str, Any]:
+    return {
+        "cell_a": change.cell_a,
+        "cell_b": change.cell_b,
+        "first_line": change.first_line,
+        "status": change.status,
+        "seconds_a": change.seconds_a,
+        "seconds_b": change.seconds_b,
+        "delta_seconds": change.delta_seconds,
+        "seconds_pct": change.seconds_pct,
+        "peak_mb_a": change.peak_mb_a,
+        "peak_mb_b": change.peak_mb_b,
     }
 
 
@@ -282,6 +299,10 @@ def _tables(comparison: Comparison, *, markdown: bool) -> str:
                 title = f"{cell(entry.entry)}: the {kind} that changed most (medians over runs)"
                 parts += ["", f"### {title}" if markdown else title, ""]
                 parts.append(_changes_table(changes, kind, markdown))
+        if entry.cells:
+            title = f"{cell(entry.entry)}: cells, matched by their source (medians over runs)"
+            parts += ["", f"### {title}" if markdown else title, ""]
+            parts.append(_cells_table(entry.cells, markdown))
     parts += ["", _outcome(comparison)]
     return "\n".join(parts).lstrip("\n") + "\n"
 
@@ -401,6 +422,32 @@ def _changes_table(changes: tuple[CodeChange, ...], kind: str, markdown: bool) -
     if kind == "lines":
         rows = [row[:1] + row[2:] for row in rows]
         columns = columns[:1] + columns[2:]
+    table_format = "github" if markdown else "simple"
+    return tabulate(rows, headers=columns, tablefmt=table_format, disable_numparse=True)
+
+
+def _cells_table(changes: tuple[CellChange, ...], markdown: bool) -> str:
+    """A notebook's cells on both sides: numbers, whether the source changed, and the deltas."""
+    from tabulate import tabulate
+
+    cell = _escape if markdown else str
+    rows = [
+        [
+            "" if change.cell_a is None else str(change.cell_a),
+            "" if change.cell_b is None else str(change.cell_b),
+            change.status,
+            cell(change.first_line[:40]),
+            f"{change.seconds_a:.3g}",
+            f"{change.seconds_b:.3g}",
+            f"{change.delta_seconds:+.3g}",
+            _signed_pct(change.seconds_pct),
+            f"{change.peak_mb_a:.4g}",
+            f"{change.peak_mb_b:.4g}",
+        ]
+        for change in changes
+    ]
+    columns = ["A cell", "B cell", "source", "first line", "A s", "B s", "change s", "change %"]
+    columns += ["A peak MB", "B peak MB"]
     table_format = "github" if markdown else "simple"
     return tabulate(rows, headers=columns, tablefmt=table_format, disable_numparse=True)
 

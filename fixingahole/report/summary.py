@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from fixingahole.cells import CellStat
 from fixingahole.locations import Locator
 from fixingahole.profile import FunctionStat, LineStat, Profile
 from fixingahole.report import RunInfo, reported_profile
@@ -33,6 +34,7 @@ def build_summary(
     git: Mapping[str, Any] | None,
     environment: Mapping[str, Any],
     tags: Sequence[str] = (),
+    cells: Sequence[CellStat] = (),
 ) -> dict[str, Any]:
     """The `summary.json` document of a run, ready for `json.dump`.
 
@@ -40,6 +42,7 @@ def build_summary(
     relative one is taken as relative to root already. `started_utc` is a datetime (naive ones are
     taken as UTC) or the text `YYYY-MM-DDTHH:MM:SSZ`. It holds what `reported_profile` keeps: no
     files of `run.ignore`, of fixing-a-hole itself, or of libraries unless `run.detailed`.
+    `cells` are a notebook's (`fixingahole.cells.cell_stats`), in notebook order.
     """
     profile = reported_profile(profile, run, locator)
     files = profile.files
@@ -88,6 +91,7 @@ def build_summary(
             }
             for leak in leaks
         ],
+        "cells": [_cell(profile, locator, cell) for cell in cells],
     }
 
 
@@ -148,4 +152,21 @@ def _line(profile: Profile, locator: Locator, line: LineStat) -> dict[str, Any]:
         "lineno": line.lineno,
         "location": locator.location(line.file, line.lineno),
         **_figures(profile, line),
+    }
+
+
+def _cell(profile: Profile, locator: Locator, cell: CellStat) -> dict[str, Any]:
+    figures = {
+        "percent": round(cell.percent, 4),
+        "seconds": round(profile.seconds(cell.percent), 4),
+        "peak_mb": round(cell.peak_mb, 3),
+        "malloc_mb": round(cell.malloc_mb, 3),
+    }
+    lines = [{"line": line.line, **_line(profile, locator, line.stat)} for line in cell.lines]
+    return {
+        "cell": cell.number,
+        "first_line": cell.first_line,
+        "hash": cell.source_hash,
+        **figures,
+        "lines": lines,
     }

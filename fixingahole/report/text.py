@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from fixingahole.cells import CellStat
 from fixingahole.locations import Locator
 from fixingahole.options import PRECISION_MAX, allocation_window
 from fixingahole.profile import FileStat, Frame, FunctionStat, LineStat, Profile, StackSample
@@ -26,6 +27,7 @@ LINE_MIN_PERCENT = 1.0  # lines below this share of time and of memory activity 
 PEAK_LINES = 5
 STACK_FUNCTIONS = 5
 STACK_PATHS = 5
+CELL_SOURCE_WIDTH = 44  # a cell's first line is cut to this many characters in the cell sections
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 NO_SAMPLES = (
     "Scalene collected no samples.",
@@ -52,14 +54,22 @@ class _View:
     top: int
     files: tuple[FileStat, ...]
     functions: tuple[FunctionStat, ...]  # sampled, by percent, descending
+    cells: tuple[CellStat, ...] = ()  # a notebook's code cells, in order
 
     @classmethod
-    def of(cls, profile: Profile, run: RunInfo, locator: Locator, top: int) -> _View:
+    def of(
+        cls,
+        profile: Profile,
+        run: RunInfo,
+        locator: Locator,
+        top: int,
+        cells: Sequence[CellStat] = (),
+    ) -> _View:
         profile = reported_profile(profile, run, locator)
         files = profile.files
         functions = [f for file in files for f in file.functions if f.percent > 0 or f.peak_mb > 0]
         functions.sort(key=lambda f: f.percent, reverse=True)
-        return cls(profile, run, locator, top, files, tuple(functions))
+        return cls(profile, run, locator, top, files, tuple(functions), tuple(cells))
 
     @property
     def memory(self) -> bool:
@@ -80,9 +90,19 @@ class _View:
         return self.profile.elapsed_s or self.run.wall_s
 
 
-def render_report(profile: Profile, run: RunInfo, locator: Locator, *, top: int = 10) -> str:
-    """The full text report: header, Profile Summary, line tables, memory, stack traces."""
-    view = _View.of(profile, run, locator, top)
+def render_report(
+    profile: Profile,
+    run: RunInfo,
+    locator: Locator,
+    *,
+    top: int = 10,
+    cells: Sequence[CellStat] = (),
+) -> str:
+    """The full text report: header, Profile Summary, line tables, memory, stack traces.
+
+    A notebook's `cells` (`fixingahole.cells.cell_stats`) open the Profile Summary.
+    """
+    view = _View.of(profile, run, locator, top, cells)
     parts = [_header(view), _summary(view)]
     if not profile.is_empty:
         parts += [
@@ -94,9 +114,16 @@ def render_report(profile: Profile, run: RunInfo, locator: Locator, *, top: int 
     return "\n\n".join("\n".join(part) for part in parts if part) + "\n"
 
 
-def render_summary(profile: Profile, run: RunInfo, locator: Locator, *, top: int = 10) -> str:
+def render_summary(
+    profile: Profile,
+    run: RunInfo,
+    locator: Locator,
+    *,
+    top: int = 10,
+    cells: Sequence[CellStat] = (),
+) -> str:
     """The Profile Summary alone, as printed to the terminal at the end of a run."""
-    return "\n".join(_summary(_View.of(profile, run, locator, top))) + "\n"
+    return "\n".join(_summary(_View.of(profile, run, locator, top, cells))) + "\n"
 
 
 def render_run_line(
@@ -235,10 +262,69 @@ def _summary(view: _View) -> list[str]:
     if view.profile.is_empty:
         lines += ["", *NO_SAMPLES]
     else:
-        for block in (_top_runtime(view), _top_memory(view), _module_tree(view)):
+        blocks = (
+            _top_cells(view),
+            _top_cell_memory(view),
+            _top_runtime(view),
+            _top_memory(view),
+            _module_tree(view),
+        )
+        for block in blocks:
             if block:
                 lines += ["", *block]
     return [*lines, "", *_closing(view)]
+
+
+def _cell_source(cell: CellStat) -> str:
+    text = cell.first_line
+    return text if len(text) <= CELL_SOURCE_WIDTH else text[: CELL_SOURCE_WIDTH - 1] + "…"
+
+
+def _top_cells(view: _View) -> list[str]:
+    """A notebook's cells by time, and what all its cells add up to."""
+    timed = sorted((c for c in view.cells if c.percent > 0), key=lambda c: -c.percent)
+    if not timed:
+        return []
+    seconds = view.profile.seconds
+    rows = [
+        (
+            f"{i}.",
+            f"cell {c.number}",
+            _percent(c.percent),
+            _seconds(seconds(c.percent)),
+            _cell_source(c),
+        )
+        for i, c in enumerate(timed[: view.top], 1)
+    ]
+    total = sum(c.percent for c in view.cells)
+    lines = [*_heading(f"Top {_count(len(rows), 'Cell')} by Total Runtime")]
+    lines += _ranked(rows, "><>><")
+    lines.append(
+        f"  All {_count(len(view.cells), 'cell')}: {_percent(total)}, "
+        f"{_seconds(seconds(total))} of {_seconds(view.elapsed_s)}"
+    )
+    return lines
+
+
+def _top_cell_memory(view: _View) -> list[str]:
+    """A notebook's cells by the peak memory of their lines (memory mode only)."""
+    if not view.memory:
+        return []
+    heavy = sorted((c for c in view.cells if c.peak_mb > 0), key=lambda c: -c.peak_mb)
+    if not heavy:
+        return []
+    rows = [
+        (
+            f"{i}.",
+            f"cell {c.number}",
+            _mb(c.peak_mb),
+            f"{_mb(c.malloc_mb)} allocated",
+            _cell_source(c),
+        )
+        for i, c in enumerate(heavy[: view.top], 1)
+    ]
+    title = f"Top {_count(len(rows), 'Cell')} by Memory Usage (peak)"
+    return [*_heading(title), *_ranked(rows, "><>><")]
 
 
 def _top_runtime(view: _View) -> list[str]:
