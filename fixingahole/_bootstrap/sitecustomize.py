@@ -10,6 +10,10 @@ It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`),
 Scalene's `run` parser from reading a program argument after `---` as an
 abbreviation of its own options (`--n` would otherwise stop it: "ambiguous option").
 
+On CPython below 3.12 it first makes importlib's per-thread lock bookkeeping re-entrant (see
+`_fixingahole_import_waits`), so that an import nested in a signal handler, a gc callback or a
+finalizer cannot fail the import it interrupted.
+
 One captured record per line, tab-separated: UTC time, level, source (the logger's name, or
 `warnings`), `file:line` and message; backslash, tab, CR and LF inside a field are escaped.
 Only small standard modules are imported here; argparse, logging, matplotlib and plotly are
@@ -232,6 +236,9 @@ def _importer() -> str:
 
 
 def _install() -> None:
+    import _fixingahole_import_waits
+
+    _fixingahole_import_waits.install()
     patches: dict[str, Callable[[ModuleType], None]] = {"argparse": _scalene_args_verbatim}
     log_path = os.environ.get("FIXINGAHOLE_LOG_FILE")
     if log_path:
