@@ -94,6 +94,7 @@ def profile_target(
         live=options.live,
         on_snapshot=_live_printer(locator) if options.live else None,
         echo=echo,
+        path_first=cwd if kind == "notebook" else None,  # a notebook imports from its folder
     )
     _import_in_background("fixingahole.store")
     result = run_scalene(request)

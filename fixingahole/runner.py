@@ -29,6 +29,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GRACE_S = 5.0  # how long a stopped child gets to write its partial profile before harsher signals
 LEFTOVER_GRACE_S = 1.0  # how long processes the script left behind get to end on their own
 DRAIN_S = 2.0  # how long output is still read once every process of the group has ended
+STARTED_MARKER = "script-started"  # made in the child's temp dir as the script's first line runs
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,14 @@ class ScaleneRequest:
     live: float | None = None  # seconds between live snapshots (--profile-interval)
     on_snapshot: Callable[[Path], None] | None = None  # called with json_path every `live` seconds
     echo: bool = True  # tee the script's stdout/stderr to ours
+    path_first: Path | None = None  # searched first by the script's imports (default: its folder)
 
 
 @dataclass(frozen=True)
 class ScaleneResult:
     """How the child ended and what it cost."""
 
-    status: str  # "ok", "failed", "interrupted" or "timeout"
+    status: str  # "ok", "failed", "interrupted", "timeout" or "tool-error" (see _tool_failure)
     exit_code: int | None
     wall_s: float
     cpu_s: float  # user + system of the whole process tree
@@ -83,17 +85,23 @@ def run_scalene(request: ScaleneRequest) -> ScaleneResult:
         try:
             env = _child_env(request, Path(tmp), logs, scalene_dir)
             ending = _run_child(request, command, env, stdout_file, stderr_file)
+            script_started = (Path(tmp) / STARTED_MARKER).exists()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    status, error = ending.status, _error_line(request, ending)
+    if status == "failed":
+        tool_error = _tool_failure(request, ending, script_started, scalene_dir)
+        if tool_error is not None:
+            status, error = "tool-error", tool_error
     return ScaleneResult(
-        status=ending.status,
+        status=status,
         exit_code=ending.exit_code,
         wall_s=ending.wall_s,
         cpu_s=ending.cpu_s,
         max_rss_mb=ending.max_rss_mb,
         command=command,
         log_counts=count_log_levels(logs),
-        error=_error_line(request, ending),
+        error=error,
     )
 
 
@@ -209,7 +217,11 @@ def _child_env(request: ScaleneRequest, tmp: Path, logs: Path, scalene_dir: str)
         FIXINGAHOLE_LOG_FILE=str(logs),
         FIXINGAHOLE_LOG_LEVEL=request.log_level.upper(),
         FIXINGAHOLE_SKIP_PATHS=scalene_dir,
+        FIXINGAHOLE_SCRIPT=os.path.abspath(request.script),
+        FIXINGAHOLE_STARTED=str(tmp / STARTED_MARKER),
     )
+    if request.path_first is not None:
+        env["FIXINGAHOLE_PATH_FIRST"] = str(request.path_first)
     if request.no_plots:
         env.update(MPLBACKEND="Agg", FIXINGAHOLE_NO_PLOTS="1")
     env.update(_no_relaunch_env(request, env, scalene_dir))
@@ -566,6 +578,7 @@ def _start_snapshots(
 _TRACEBACK = "Traceback (most recent call last):"
 _FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+)')
 _SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+_STAND_IN = re.compile(r"[/\\]scalene[/\\]replacement_\w+\.py$")
 _KILLED = re.compile(r"^Scalene error: received signal (SIG[A-Z0-9]+)$")
 
 
@@ -582,6 +595,43 @@ def _error_line(request: ScaleneRequest, ending: _Ending) -> str | None:
         _tail_lines(request.run_dir / "stdout.txt"),
         ending.exit_code,
     )
+
+
+def _tool_failure(
+    request: ScaleneRequest, ending: _Ending, script_started: bool, scalene_dir: str
+) -> str | None:
+    """One line saying how Scalene or fixing-a-hole failed the run, or None: the script failed.
+
+    The tool failed when the script's first line never ran (Scalene's start-up, or the
+    bootstrap), or when the last traceback's exception was raised in Scalene's or fixing-a-hole's
+    own code; Scalene's stand-ins for the script's calls (`replacement_*.py`) count as the script.
+    """
+    stderr_lines = _tail_lines(request.run_dir / "stderr.txt")
+    what = _failure_line(
+        stderr_lines, _tail_lines(request.run_dir / "stdout.txt"), ending.exit_code
+    )
+    advice = "not the script's failure; see stderr.txt in the run folder and report it"
+    if not script_started:
+        return f"the tool failed before the script's first line ran: {what} ({advice})"
+    frame = _raising_frame(stderr_lines)
+    for owner, folder in (("Scalene", scalene_dir), ("fixing-a-hole", str(PACKAGE_DIR))):
+        if frame is not None and frame["file"].startswith(os.path.join(folder, "")):
+            where = f"{os.path.basename(frame['file'])}, line {frame['line']}"
+            return f"{owner} failed in its own code ({where}): {what} ({advice})"
+    return None
+
+
+def _raising_frame(stderr_lines: list[str]) -> re.Match[str] | None:
+    """The innermost frame of the last traceback, Scalene's stand-ins skipped."""
+    starts = [i for i, line in enumerate(stderr_lines) if line == _TRACEBACK]
+    frame = None
+    for line in stderr_lines[starts[-1] + 1 :] if starts else ():
+        if line and not line[0].isspace():
+            break
+        match = _FRAME.match(line)
+        if match and not _STAND_IN.search(match["file"]):
+            frame = match
+    return frame
 
 
 def _tail_lines(path: Path, size: int = 65536) -> list[str]:

@@ -237,8 +237,10 @@ def _importer() -> str:
 
 def _install() -> None:
     import _fixingahole_import_waits
+    import _fixingahole_script_start
 
     _fixingahole_import_waits.install()
+    _fixingahole_script_start.install(frozenset(sys.modules))
     patches: dict[str, Callable[[ModuleType], None]] = {"argparse": _scalene_args_verbatim}
     log_path = os.environ.get("FIXINGAHOLE_LOG_FILE")
     if log_path:
