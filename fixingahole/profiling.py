@@ -111,6 +111,8 @@ def profile_target(
 
         stderr = (run_dir / "stderr.txt").read_text(errors="replace")
         error = describe_failure(cell_maps[str(script)], stderr) or error
+    if status in ("timeout", "interrupted") and profile.is_empty:
+        error = f"{error}; Scalene's profile was lost: it was not written in time"
     if status == "ok" and profile.is_empty:
         status = "no-samples"
         error = parse_error or "the script finished before Scalene took any sample"

@@ -27,6 +27,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GRACE_S = 5.0  # how long a stopped child gets to write its partial profile before harsher signals
+WRITE_S_PER_RUN_S = 0.5  # and more for each second it ran: Scalene's writing grows with the run
+INTERRUPTED = b"Scalene execution interrupted."  # Scalene's line on stderr as it starts writing
 LEFTOVER_GRACE_S = 1.0  # how long processes the script left behind get to end on their own
 DRAIN_S = 2.0  # how long output is still read once every process of the group has ended
 STARTED_MARKER = "script-started"  # made in the child's temp dir as the script's first line runs
@@ -294,22 +296,23 @@ def _run_child(
             start_new_session=True,
         )
         waiter = _Waiter(child)
+        writing = threading.Event()
         assert child.stdout is not None and child.stderr is not None
         try:
             pump = _Pump(
                 {
                     child.stdout.fileno(): _Tee(stdout_file, echo_out, trailer),
-                    child.stderr.fileno(): _Tee(stderr_file, echo_err, trailer),
+                    child.stderr.fileno(): _Tee(stderr_file, echo_err, trailer, writing),
                 }
             )
             if request.live is not None and request.on_snapshot is not None:
                 _start_snapshots(request.live, request.on_snapshot, request.json_path, waiter.done)
             stopped_by = _wait(waiter, received, started, request.timeout)
         except BaseException:
-            _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing)
             raise
         if stopped_by is not None:
-            _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing)
         elif not _wait_gone(child.pid, waiter.done, LEFTOVER_GRACE_S):
             _end_group(child.pid, waiter.done, (signal.SIGTERM, signal.SIGKILL))
         pump.finish()
@@ -324,7 +327,8 @@ def _run_child(
     if not waiter.done.is_set():  # not even SIGKILL ended it
         return _Ending(status, None, time.perf_counter() - started, 0.0, 0.0, stopped_by)
     wall_s = waiter.ended - started
-    return _Ending(status, waiter.exit_code, wall_s, waiter.cpu_s, waiter.max_rss_mb, stopped_by)
+    exit_code = waiter.exit_code if stopped_by is None else None  # a stopped run has none
+    return _Ending(status, exit_code, wall_s, waiter.cpu_s, waiter.max_rss_mb, stopped_by)
 
 
 @contextmanager
@@ -425,36 +429,65 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _wait_gone(pgid: int, launcher_done: threading.Event, seconds: float) -> bool:
-    """Wait up to `seconds` for the launcher to be reaped and its group to be empty."""
+def _wait_gone(
+    pgid: int, launcher_done: threading.Event, seconds: float, until: threading.Event | None = None
+) -> bool:
+    """Wait up to `seconds` (or until `until` is set) for the launcher to be reaped and its
+    group to be empty."""
     deadline = time.monotonic() + seconds
     while True:
         if launcher_done.is_set() and not _group_alive(pgid):
             return True
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (until is not None and until.is_set()):
             return False
         time.sleep(0.05)
 
 
 def _end_group(pgid: int, launcher_done: threading.Event, signals: tuple[int, ...]) -> None:
-    """Signal the process group, harder each time, until no process of it is left.
+    """Signal the process group, harder each time, until no process of it is left."""
+    for signum in signals:
+        _signal_group(pgid, signum)
+        if _wait_gone(pgid, launcher_done, 1.0 if signum == signal.SIGKILL else GRACE_S):
+            return
+
+
+def _stop_scalene(
+    pgid: int, launcher_done: threading.Event, run_s: float, writing: threading.Event
+) -> None:
+    """Stop a run so that Scalene writes what it sampled, however long it ran.
+
+    SIGINT stops the script with a KeyboardInterrupt, which Scalene catches ("Scalene execution
+    interrupted.", seen as `writing`) before it writes its profile. A script that swallows the
+    interrupt gets SIGTERM after GRACE_S: Scalene's handler writes the profile at once. Writing
+    takes longer the longer the run (3.5 s after 20 s in memory mode), so the grace before
+    SIGKILL grows with it; a second signal while Scalene writes would cut the profile short.
+    """
+    _signal_group(pgid, signal.SIGINT)
+    if _wait_gone(pgid, launcher_done, GRACE_S, until=writing):
+        return
+    if not writing.is_set():
+        _signal_group(pgid, signal.SIGTERM)
+    if _wait_gone(pgid, launcher_done, GRACE_S + WRITE_S_PER_RUN_S * run_s):
+        return
+    _signal_group(pgid, signal.SIGKILL)
+    _wait_gone(pgid, launcher_done, 1.0)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    """Send a signal to the process group.
 
     SIGINT makes Scalene write a partial profile. It goes to every process of the group but
-    the launcher, which would exit at once and orphan its child, whose resource use would then
-    be lost to us; the launcher exits by itself once its child has.
+    the launcher (when Scalene relaunched itself), which would exit at once and orphan its
+    child, whose resource use would then be lost to us; the launcher exits once its child has.
     """
-    for signum in signals:
-        members = _group_members(pgid) if signum == signal.SIGINT else None
-        others = [pid for pid in members or () if pid != pgid]
-        for pid in others:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signum)
-        if not others:
-            with suppress(ProcessLookupError):
-                os.killpg(pgid, signum)
-        grace = 1.0 if signum == signal.SIGKILL else GRACE_S
-        if _wait_gone(pgid, launcher_done, grace):
-            return
+    members = _group_members(pgid) if signum == signal.SIGINT else None
+    others = [pid for pid in members or () if pid != pgid]
+    for pid in others:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signum)
+    if not others:
+        with suppress(ProcessLookupError):
+            os.killpg(pgid, signum)
 
 
 class _Tee:
@@ -465,7 +498,14 @@ class _Tee:
     until it is clear whether they do.
     """
 
-    def __init__(self, file: BinaryIO, echo: TextIO | None, trailer: tuple[bytes, ...]) -> None:
+    def __init__(
+        self,
+        file: BinaryIO,
+        echo: TextIO | None,
+        trailer: tuple[bytes, ...],
+        interrupted: threading.Event | None = None,
+    ) -> None:
+        self._interrupted = interrupted  # set when Scalene says it caught the interrupt
         self._file = file
         self._echo = echo
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -476,6 +516,8 @@ class _Tee:
 
     def feed(self, data: bytes) -> None:
         *lines, self._partial = (self._partial + data).split(b"\n")
+        if self._interrupted is not None and INTERRUPTED in lines:
+            self._interrupted.set()
         for line in lines:
             if self._mid_line:
                 self._mid_line = False
@@ -603,14 +645,17 @@ def _tool_failure(
     """One line saying how Scalene or fixing-a-hole failed the run, or None: the script failed.
 
     The tool failed when the script's first line never ran (Scalene's start-up, or the
-    bootstrap), or when the last traceback's exception was raised in Scalene's or fixing-a-hole's
-    own code; Scalene's stand-ins for the script's calls (`replacement_*.py`) count as the script.
+    bootstrap) though the script compiles, or when the last traceback's exception was raised
+    in Scalene's or fixing-a-hole's own code; Scalene's stand-ins for the script's calls
+    (`replacement_*.py`) count as the script.
     """
     stderr_lines = _tail_lines(request.run_dir / "stderr.txt")
     what = _failure_line(
         stderr_lines, _tail_lines(request.run_dir / "stdout.txt"), ending.exit_code
     )
     advice = "not the script's failure; see stderr.txt in the run folder and report it"
+    if what.split(":", 1)[0] in _SYNTAX_ERRORS and f"({request.script}, line" in what:
+        return None  # Scalene could not compile the script: the script's failure
     if not script_started:
         return f"the tool failed before the script's first line ran: {what} ({advice})"
     frame = _raising_frame(stderr_lines)

@@ -31,6 +31,7 @@ NO_SAMPLES = (
     "of well under a second), or that its code lives where Scalene does not look: inside",
     "the Python installation, or outside the program's folder without --detailed.",
 )
+STOPPED = ("timeout", "interrupted")  # a stopped run's lost profile is said in its status line
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def _status(run: RunInfo) -> str:
 def _summary(view: _View) -> list[str]:
     lines = [f"Profile Summary ({_seconds(view.elapsed_s)} total)", HEAVY_RULE]
     if view.profile.is_empty:
-        lines += ["", *NO_SAMPLES]
+        lines += [] if view.run.status in STOPPED else ["", *NO_SAMPLES]
     else:
         for block in (_top_runtime(view), _top_memory(view), _module_tree(view)):
             if block:
@@ -244,7 +245,8 @@ def _closing(view: _View) -> list[str]:
     rows = [
         (
             "Total time:",
-            f"{_seconds(view.elapsed_s)} sampled by Scalene, {_seconds(run.cpu_s)} CPU",
+            f"{_seconds(profile.elapsed_s) if profile.elapsed_s else 'nothing'} sampled by "
+            f"Scalene, {_seconds(run.cpu_s)} CPU",
         ),
         ("Heap peak:", heap),
         ("Max RSS Memory Usage:", _mb(run.max_rss_mb)),
