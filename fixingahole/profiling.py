@@ -57,6 +57,7 @@ def profile_target(
         check_syntax(target)
     started = datetime.now(timezone.utc)
     entry = entry or target.stem
+    new_output = not settings.output.exists()
     run_dir = new_run_dir(settings.output, entry, started)
     run_id = f"{entry}/{run_dir.name}"
     shutil.copy2(target, run_dir / target.name)
@@ -68,7 +69,11 @@ def profile_target(
         from fixingahole.notebook import convert_notebook
 
         script = run_dir / f"{target.stem}.notebook.py"
-        cell_map = convert_notebook(target, script)
+        try:
+            cell_map = convert_notebook(target, script)
+        except UserError:  # refused: nothing of this run is kept
+            _remove_run_dir(run_dir, new_output)
+            raise
         (run_dir / "cells.json").write_text(json.dumps(cell_map.to_json(), indent=2))
         cell_maps[str(script)] = cell_map
         cwd = options.cwd or target.parent
@@ -97,7 +102,11 @@ def profile_target(
         path_first=cwd if kind == "notebook" else None,  # a notebook imports from its folder
     )
     _import_in_background("fixingahole.store")
-    result = run_scalene(request)
+    try:
+        result = run_scalene(request)
+    except UserError:  # refused before Scalene started (a missing working directory, ...)
+        _remove_run_dir(run_dir, new_output)
+        raise
 
     profile, parse_error = Profile(), None
     if json_path.exists():
@@ -157,6 +166,16 @@ def profile_target(
         print(f"Run folder: {run_dir}")
     _add_to_store(settings, summary, run_dir)
     return RunOutcome(run_id, run_dir, status, result.exit_code, summary)
+
+
+def _remove_run_dir(run_dir: Path, new_output: bool) -> None:
+    """Remove a run folder that holds no run, its entry folder when that is left empty, and the
+    output folder when this run made it and it is left empty."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    with suppress(OSError):
+        run_dir.parent.rmdir()
+        if new_output:
+            run_dir.parent.parent.rmdir()
 
 
 def check_syntax(script: Path) -> None:

@@ -194,3 +194,23 @@ ValueError: oops
 def test_the_raising_frame_is_the_innermost_one_but_scalenes_stand_ins(case, raised_in):
     frame = _raising_frame(STDERR_OF[case].splitlines())
     assert frame is not None and frame["file"] == raised_in
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        ([], "has no code cells"),
+        ([("markdown", "# notes")], "has no code cells"),
+        ([("code", "x = 1"), ("code", "y = (")], "cell 2, line 1: SyntaxError"),
+    ],
+)
+def test_a_refused_notebook_leaves_no_run_folder(project: Path, cells, message):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
+    notebook.cells = [make[kind](source) for kind, source in cells]
+    nbformat.write(notebook, project / "refused.ipynb")
+    done = fixingahole("profile", "refused.ipynb", cwd=project)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (project / "performance").exists()
