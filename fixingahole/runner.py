@@ -283,7 +283,7 @@ def _run_child(
     """Start the child in its own session, wait for it or stop it, and measure it."""
     trailer = _trailer_lines(request.json_path)
     echo_out = sys.stdout if request.echo else None
-    echo_err = sys.stderr if request.echo else None
+    echo_err = _UsersTraceback(sys.stderr, _hidden_dirs()) if request.echo else None
     with _stop_signals() as received:
         started = time.perf_counter()
         child = subprocess.Popen(
@@ -536,7 +536,8 @@ class _Tee:
         self._partial = b""
         if self._echo is not None:
             self._echo.write(self._decoder.decode(b"", final=True))
-            self._echo.flush()
+            finish = getattr(self._echo, "finish", self._echo.flush)
+            finish()
 
     def _add_line(self, line: bytes) -> None:
         self._held.append(line)
@@ -554,6 +555,87 @@ class _Tee:
         if self._echo is not None:
             self._echo.write(self._decoder.decode(data))
             self._echo.flush()
+
+
+def _hidden_dirs() -> tuple[str, ...]:
+    """Folders whose frames a shown traceback leaves out: Scalene's and fixing-a-hole's."""
+    from importlib.util import find_spec
+
+    spec = find_spec("scalene")
+    folders = [str(PACKAGE_DIR), *(spec.submodule_search_locations or () if spec else ())]
+    return tuple(os.path.join(os.path.realpath(folder), "") for folder in folders)
+
+
+class _UsersTraceback:
+    """The script's stderr as shown: its tracebacks as plain Python shows them.
+
+    Frames of Scalene and fixing-a-hole (a `File` line and the source lines under it) are left
+    out, and so is the preamble Scalene prints before the traceback of the script's exception;
+    stderr.txt keeps everything. Text that is not a traceback passes at once, partial lines too.
+    """
+
+    def __init__(self, out: TextIO, hidden: tuple[str, ...]) -> None:
+        self._out = out
+        self._hidden = hidden
+        self._partial = ""
+        self._mid_line = False  # the start of the current line was already passed on
+        self._held: list[str] = []  # Scalene's preamble, until its traceback starts
+        self._in_traceback = False
+        self._skipping = False  # inside a hidden frame
+
+    def write(self, text: str) -> None:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            if self._mid_line:
+                self._mid_line = False
+                self._out.write(line + "\n")
+            else:
+                self._add_line(line)
+        starts_block = any(m.startswith(self._partial[:20]) for m in _BLOCK_STARTS)
+        held = self._in_traceback or self._held or starts_block
+        if self._partial and (self._mid_line or not held):
+            self._out.write(self._partial)
+            self._partial = ""
+            self._mid_line = True
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def finish(self) -> None:
+        """Show what is still held back: the output has ended."""
+        self._flush_held()
+        self._out.write(self._partial)
+        self._partial = ""
+        self._out.flush()
+
+    def _add_line(self, line: str) -> None:
+        if line == _PREAMBLE:
+            self._flush_held()
+            self._held = [line]
+        elif line == _TRACEBACK:
+            self._held = []  # Scalene's preamble: not shown
+            self._in_traceback, self._skipping = True, False
+            self._out.write(line + "\n")
+        elif self._held and len(self._held) < 100:
+            self._held.append(line)
+        elif self._in_traceback:
+            self._traceback_line(line)
+        else:
+            self._flush_held()
+            self._out.write(line + "\n")
+
+    def _traceback_line(self, line: str) -> None:
+        frame = _FRAME.match(line)
+        if frame is not None:
+            self._skipping = os.path.realpath(frame["file"]).startswith(self._hidden)
+        elif not line.startswith("    "):
+            self._in_traceback = self._skipping = False  # the exception line ends it
+        if not self._skipping:
+            self._out.write(line + "\n")
+
+    def _flush_held(self) -> None:
+        self._out.write("".join(line + "\n" for line in self._held))
+        self._held = []
 
 
 def _trailer_lines(json_path: Path) -> tuple[bytes, ...]:
@@ -620,6 +702,8 @@ def _start_snapshots(
 _TRACEBACK = "Traceback (most recent call last):"
 _FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+)')
 _SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+_PREAMBLE = "Error in program being profiled:"  # Scalene's, before the script's traceback
+_BLOCK_STARTS = (_TRACEBACK, _PREAMBLE, '  File "')
 _STAND_IN = re.compile(r"[/\\]scalene[/\\]replacement_\w+\.py$")
 _KILLED = re.compile(r"^Scalene error: received signal (SIG[A-Z0-9]+)$")
 

@@ -214,3 +214,45 @@ def test_a_refused_notebook_leaves_no_run_folder(project: Path, cells, message):
     done = fixingahole("profile", "refused.ipynb", cwd=project)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert not (project / "performance").exists()
+
+
+def test_a_failing_scripts_traceback_is_shown_as_plain_python_shows_it(project: Path):
+    write(project / "helper.py", "def go():\n    exec('raise ValueError(\"bad row 7\")')\n")
+    write(project / "app.py", "import helper\n\n\ndef main():\n    helper.go()\n\n\nmain()\n")
+    done = fixingahole("profile", "app.py", cwd=project)
+    assert done.returncode == 1
+    shown = done.stderr[done.stderr.index("Traceback") :].splitlines()
+    frames = [line for line in shown if line.startswith("  File ")]
+    assert [line.split('"')[1] for line in frames] == [
+        str(project / "app.py"),
+        str(project / "app.py"),
+        str(project / "helper.py"),
+        "<exec@helper.py:2>",
+    ]
+    assert "Error in program being profiled" not in done.stderr
+    (run_dir,) = (project / "performance" / "app").iterdir()
+    kept = (run_dir / "stderr.txt").read_text()
+    assert "scalene_profiler.py" in kept and "replacement_exec.py" in kept
+
+
+def test_the_shown_traceback_is_filtered_however_the_output_is_split():
+    import io
+
+    from fixingahole.runner import _UsersTraceback
+
+    text = (
+        "10%\r20%\nError in program being profiled:\n bad\nTraceback (most recent call last):\n"
+        '  File "/s/x.py", line 1, in f\n    exec(c)\n    ^^^^^^^\n'
+        '  File "/u/a.py", line 2, in <module>\n    boom()\nValueError: bad\n  indented after'
+    )
+    expected = (
+        "10%\r20%\nTraceback (most recent call last):\n"
+        '  File "/u/a.py", line 2, in <module>\n    boom()\nValueError: bad\n  indented after'
+    )
+    for size in (1, 3, 7, len(text)):
+        out = io.StringIO()
+        shown = _UsersTraceback(out, ("/s/",))
+        for start in range(0, len(text), size):
+            shown.write(text[start : start + size])
+        shown.finish()
+        assert out.getvalue() == expected, size
