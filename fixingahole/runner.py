@@ -87,6 +87,7 @@ def run_scalene(request: ScaleneRequest) -> ScaleneResult:
         try:
             env = _child_env(request, Path(tmp), logs, scalene_dir)
             ending = _run_child(request, command, env, stdout_file, stderr_file)
+            _remove_scalene_leftovers(ending.pid)
             script_started = (Path(tmp) / STARTED_MARKER).exists()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -230,6 +231,15 @@ def _child_env(request: ScaleneRequest, tmp: Path, logs: Path, scalene_dir: str)
     return env
 
 
+def _remove_scalene_leftovers(pid: int) -> None:
+    """Remove the files Scalene's memory library makes under /tmp (whatever TMPDIR says) for the
+    Scalene process, and leaves there; those of the script's own child processes stay."""
+    for kind in ("malloc", "memcpy"):
+        for role in ("init", "lock", "signal"):
+            with suppress(OSError):
+                os.remove(f"/tmp/scalene-{kind}-{role}{pid}")
+
+
 def _no_relaunch_env(
     request: ScaleneRequest, env: Mapping[str, str], scalene_dir: str
 ) -> dict[str, str]:
@@ -271,6 +281,7 @@ class _Ending:
     cpu_s: float
     max_rss_mb: float
     stopped_by: str | None  # why we stopped it: a signal name, or "timeout"
+    pid: int  # of the Scalene process
 
 
 def _run_child(
@@ -325,10 +336,12 @@ def _run_child(
     else:
         status = "ok" if waiter.exit_code == 0 else "failed"
     if not waiter.done.is_set():  # not even SIGKILL ended it
-        return _Ending(status, None, time.perf_counter() - started, 0.0, 0.0, stopped_by)
+        return _Ending(status, None, time.perf_counter() - started, 0.0, 0.0, stopped_by, child.pid)
     wall_s = waiter.ended - started
     exit_code = waiter.exit_code if stopped_by is None else None  # a stopped run has none
-    return _Ending(status, exit_code, wall_s, waiter.cpu_s, waiter.max_rss_mb, stopped_by)
+    return _Ending(
+        status, exit_code, wall_s, waiter.cpu_s, waiter.max_rss_mb, stopped_by, child.pid
+    )
 
 
 @contextmanager

@@ -256,3 +256,18 @@ def test_the_shown_traceback_is_filtered_however_the_output_is_split():
             shown.write(text[start : start + size])
         shown.finish()
         assert out.getvalue() == expected, size
+
+
+def test_nothing_is_left_in_the_temp_folder(project: Path, tmp_path: Path):
+    system_tmp = tmp_path / "system tmp"
+    system_tmp.mkdir()
+    write(project / "pid.py", "import os\n\nprint('pid', os.getpid())\n" + textwrap.dedent(SPIN))
+    done = fixingahole(
+        "profile", "pid.py", "--memory", cwd=project, env={"TMPDIR": str(system_tmp)}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert list(system_tmp.iterdir()) == []  # Scalene's folder of `python` wrappers went too
+    pid = done.stdout.split("pid ", 1)[1].split()[0]
+    # Scalene's memory library writes these under /tmp whatever TMPDIR says
+    leftovers = [f"/tmp/scalene-{kind}-init{pid}" for kind in ("malloc", "memcpy")]
+    assert not any(os.path.exists(path) for path in leftovers)
