@@ -123,6 +123,7 @@ def test_python_api_returns_the_tables(batch_project: Path, batch_run):
     assert "spin" in set(functions["name"])
 
 
+@pytest.mark.smoke
 def test_repeats_are_interleaved(project: Path, capsys):
     write(project / "a.py", SPIN.format(rounds=5, tail=""))
     write(project / "b.py", SPIN.format(rounds=5, tail=""))

@@ -271,3 +271,21 @@ def test_nothing_is_left_in_the_temp_folder(project: Path, tmp_path: Path):
     # Scalene's memory library writes these under /tmp whatever TMPDIR says
     leftovers = [f"/tmp/scalene-{kind}-init{pid}" for kind in ("malloc", "memcpy")]
     assert not any(os.path.exists(path) for path in leftovers)
+
+
+@pytest.mark.smoke
+def test_two_profiles_of_a_script_compare(project: Path):
+    write(project / "kernel.py", SPIN)
+    for _ in range(2):
+        assert fixingahole("profile", "kernel.py", cwd=project).returncode == 0
+    first, second = sorted(p.name for p in (project / "performance" / "kernel").iterdir())
+    done = fixingahole(
+        "compare", f"kernel/{first}", f"kernel/{second}", "--format", "json", cwd=project
+    )
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(done.stdout)["entries"]
+    assert entry["entry"] == "kernel" and entry["runs"] == {
+        "a": [f"kernel/{first}"],
+        "b": [f"kernel/{second}"],
+    }
+    assert entry["metrics"]["wall_s"]["a"]["n"] == 1
