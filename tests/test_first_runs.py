@@ -6,6 +6,7 @@ bootstrap under plain Python on every interpreter at hand.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -289,3 +290,12 @@ def test_two_profiles_of_a_script_compare(project: Path):
         "b": [f"kernel/{second}"],
     }
     assert entry["metrics"]["wall_s"]["a"]["n"] == 1
+
+
+@pytest.mark.slow  # two profiles of numpy, pandas, matplotlib and IPython imports, under load
+def test_import_heavy_profiles_under_competition_never_fail(tmp_path: Path):
+    path = Path(__file__).resolve().parent.parent / "scripts" / "stress_first_runs.py"
+    spec = importlib.util.spec_from_file_location("stress_first_runs", path)
+    stress = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stress)
+    assert stress.stress(tmp_path, rounds=1) == []  # the long count: the script itself
