@@ -299,3 +299,34 @@ def test_import_heavy_profiles_under_competition_never_fail(tmp_path: Path):
     stress = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stress)
     assert stress.stress(tmp_path, rounds=1) == []  # the long count: the script itself
+
+
+def test_a_stopped_script_that_swallows_the_interrupt_is_told_truthfully(project: Path):
+    write(
+        project / "stubborn.py",
+        """
+        def spin():
+            return sum(i * i for i in range(100_000))
+
+
+        while True:
+            try:
+                spin()
+            except KeyboardInterrupt:  # the SIGINT of the timeout: ignored, as some code does
+                pass
+        """,
+    )
+    done = fixingahole("profile", "stubborn.py", "--timeout", "3", cwd=project)
+    assert done.returncode == 1
+    summary = only_summary(project / "performance", "stubborn")
+    assert (summary["status"], summary["exit_code"]) == ("timeout", None)
+    # SIGTERM makes Scalene write at once, but about half the time after a swallowed interrupt
+    # its handler never runs (seen in 4 runs of 8): the profile is lost, and said so, in the status.
+    (run_dir,) = (project / "performance" / "stubborn").iterdir()
+    report = (run_dir / "profile_results.txt").read_text()
+    if summary["functions"]:
+        assert summary["error"] == "timed out after 3 s"
+    else:
+        lost = "timed out after 3 s; Scalene's profile was lost: it was not written in time"
+        assert summary["error"] == lost and "nothing sampled by Scalene" in report
+    assert "finished before Scalene took its first sample" not in report
