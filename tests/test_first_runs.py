@@ -90,7 +90,8 @@ def old_pythons() -> list[str]:
     root = Path(sys.executable).resolve().parents[2]
     for minor in ("3.10", "3.11"):
         found += [str(p) for p in sorted(root.glob(f"{minor}*/bin/python{minor}"))][:1]
-    return list(dict.fromkeys(found))
+    by_interpreter = {os.path.realpath(python): python for python in reversed(found)}
+    return sorted(by_interpreter.values())
 
 
 @pytest.mark.smoke
