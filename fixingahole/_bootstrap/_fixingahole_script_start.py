@@ -42,11 +42,11 @@ def install(loaded_at_start: frozenset[str]) -> None:
         for name in ("FIXINGAHOLE_SCRIPT", "FIXINGAHOLE_STARTED", "FIXINGAHOLE_PATH_FIRST"):
             os.environ.pop(name, None)  # the script's own Python processes are not this one
         try:
-            _put_first(first, loaded_at_start)
             if marker:
                 os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o644))
+            _put_first(first, loaded_at_start)
         except Exception:
-            pass
+            pass  # the script runs as it would have before
 
     sys.addaudithook(hook)
 
