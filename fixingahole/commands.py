@@ -17,7 +17,14 @@ from typing import Any, TextIO
 
 from fixingahole.errors import UserError
 
-STATUS_EXIT = {"ok": 0, "failed": 1, "timeout": 1, "no-samples": 2, "interrupted": 130}
+STATUS_EXIT = {
+    "ok": 0,
+    "failed": 1,
+    "timeout": 1,
+    "no-samples": 2,
+    "tool-error": 3,
+    "interrupted": 130,
+}
 DEFAULT_MANIFEST = "profiles.toml"
 BEFORE = "before"  # as compare's first selector: "the runs just before the second one"
 

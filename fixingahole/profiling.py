@@ -66,6 +66,7 @@ def profile_target(
         find_valgrind()  # before anything runs: no valgrind is bad input, not a failed run
     started = datetime.now(timezone.utc)
     entry = entry or target.stem
+    new_output = not settings.output.exists()
     run_dir = new_run_dir(settings.output, entry, started)
     run_id = f"{entry}/{run_dir.name}"
     shutil.copy2(target, run_dir / target.name)
@@ -78,7 +79,11 @@ def profile_target(
         from fixingahole.notebook import convert_notebook, notebook_code_name
 
         script = run_dir / f"{target.stem}.notebook.py"
-        cell_map = convert_notebook(target, script)
+        try:
+            cell_map = convert_notebook(target, script)
+        except UserError:  # refused: nothing of this run is kept
+            _remove_run_dir(run_dir, new_output)
+            raise
         (run_dir / "cells.json").write_text(json.dumps(cell_map.to_json(), indent=2))
         cwd = options.cwd or target.parent
         # The script's code runs under a name beside the notebook, so that it is profiled
@@ -111,10 +116,15 @@ def profile_target(
         live=options.live,
         on_snapshot=_live_printer(locator, options.detailed) if options.live else None,
         echo=echo,
+        path_first=cwd if kind == "notebook" else None,  # a notebook imports from its folder
     )
     _import_in_background("fixingahole.store")
     _in_background(_preload_pages, "preload pages")
-    result = run_scalene(request)
+    try:
+        result = run_scalene(request)
+    except UserError:  # refused before Scalene started (a missing working directory, ...)
+        _remove_run_dir(run_dir, new_output)
+        raise
 
     profile, parse_error = Profile(), None
     if json_path.exists():
@@ -135,6 +145,8 @@ def profile_target(
         error = (
             describe_failure(cell_maps[str(script)], stderr, notebook_code_name(target)) or error
         )
+    if status in ("timeout", "interrupted") and profile.is_empty:
+        error = f"{error}; Scalene's profile was lost: it was not written in time"
     if status == "ok" and profile.is_empty:
         status = "no-samples"
         error = parse_error or "the script finished before Scalene took any sample"
@@ -232,6 +244,16 @@ def _instructions_line(counted: InstructionCount) -> str:
         own = counted.instructions - counted.startup
         line += f"; interpreter start-up {counted.startup:,}, the script's own {own:,}"
     return line + (f"; note: {counted.note}" if counted.note else "")
+
+
+def _remove_run_dir(run_dir: Path, new_output: bool) -> None:
+    """Remove a run folder that holds no run, its entry folder when that is left empty, and the
+    output folder when this run made it and it is left empty."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    with suppress(OSError):
+        run_dir.parent.rmdir()
+        if new_output:
+            run_dir.parent.parent.rmdir()
 
 
 def check_syntax(script: Path) -> None:

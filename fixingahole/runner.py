@@ -27,8 +27,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GRACE_S = 5.0  # how long a stopped child gets to write its partial profile before harsher signals
+WRITE_S_PER_RUN_S = 0.5  # and more for each second it ran: Scalene's writing grows with the run
+INTERRUPTED = b"Scalene execution interrupted."  # Scalene's line on stderr as it starts writing
 LEFTOVER_GRACE_S = 1.0  # how long processes the script left behind get to end on their own
 DRAIN_S = 2.0  # how long output is still read once every process of the group has ended
+STARTED_MARKER = "script-started"  # made in the child's temp dir as the script's first line runs
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,14 @@ class ScaleneRequest:
     live: float | None = None  # seconds between live snapshots (--profile-interval)
     on_snapshot: Callable[[Path], None] | None = None  # called with json_path every `live` seconds
     echo: bool = True  # tee the script's stdout/stderr to ours
+    path_first: Path | None = None  # searched first by the script's imports (default: its folder)
 
 
 @dataclass(frozen=True)
 class ScaleneResult:
     """How the child ended and what it cost."""
 
-    status: str  # "ok", "failed", "interrupted" or "timeout"
+    status: str  # "ok", "failed", "interrupted", "timeout" or "tool-error" (see _tool_failure)
     exit_code: int | None
     wall_s: float
     cpu_s: float  # user + system of the whole process tree
@@ -83,17 +87,24 @@ def run_scalene(request: ScaleneRequest) -> ScaleneResult:
         try:
             env = _child_env(request, Path(tmp), logs, scalene_dir)
             ending = _run_child(request, command, env, stdout_file, stderr_file)
+            _remove_scalene_leftovers(ending.pid)
+            script_started = (Path(tmp) / STARTED_MARKER).exists()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    status, error = ending.status, _error_line(request, ending)
+    if status == "failed":
+        tool_error = _tool_failure(request, ending, script_started, scalene_dir)
+        if tool_error is not None:
+            status, error = "tool-error", tool_error
     return ScaleneResult(
-        status=ending.status,
+        status=status,
         exit_code=ending.exit_code,
         wall_s=ending.wall_s,
         cpu_s=ending.cpu_s,
         max_rss_mb=ending.max_rss_mb,
         command=command,
         log_counts=count_log_levels(logs),
-        error=_error_line(request, ending),
+        error=error,
     )
 
 
@@ -209,11 +220,24 @@ def _child_env(request: ScaleneRequest, tmp: Path, logs: Path, scalene_dir: str)
         FIXINGAHOLE_LOG_FILE=str(logs),
         FIXINGAHOLE_LOG_LEVEL=request.log_level.upper(),
         FIXINGAHOLE_SKIP_PATHS=scalene_dir,
+        FIXINGAHOLE_SCRIPT=os.path.abspath(request.script),
+        FIXINGAHOLE_STARTED=str(tmp / STARTED_MARKER),
     )
+    if request.path_first is not None:
+        env["FIXINGAHOLE_PATH_FIRST"] = str(request.path_first)
     if request.no_plots:
         env.update(MPLBACKEND="Agg", FIXINGAHOLE_NO_PLOTS="1")
     env.update(_no_relaunch_env(request, env, scalene_dir))
     return env
+
+
+def _remove_scalene_leftovers(pid: int) -> None:
+    """Remove the files Scalene's memory library makes under /tmp (whatever TMPDIR says) for the
+    Scalene process, and leaves there; those of the script's own child processes stay."""
+    for kind in ("malloc", "memcpy"):
+        for role in ("init", "lock", "signal"):
+            with suppress(OSError):
+                os.remove(f"/tmp/scalene-{kind}-{role}{pid}")
 
 
 def _no_relaunch_env(
@@ -257,6 +281,7 @@ class _Ending:
     cpu_s: float
     max_rss_mb: float
     stopped_by: str | None  # why we stopped it: a signal name, or "timeout"
+    pid: int  # of the Scalene process
 
 
 def _run_child(
@@ -269,7 +294,7 @@ def _run_child(
     """Start the child in its own session, wait for it or stop it, and measure it."""
     trailer = _trailer_lines(request.json_path)
     echo_out = sys.stdout if request.echo else None
-    echo_err = sys.stderr if request.echo else None
+    echo_err = _UsersTraceback(sys.stderr, _hidden_dirs()) if request.echo else None
     with _stop_signals() as received:
         started = time.perf_counter()
         child = subprocess.Popen(
@@ -282,22 +307,23 @@ def _run_child(
             start_new_session=True,
         )
         waiter = _Waiter(child)
+        writing = threading.Event()
         assert child.stdout is not None and child.stderr is not None
         try:
             pump = _Pump(
                 {
                     child.stdout.fileno(): _Tee(stdout_file, echo_out, trailer),
-                    child.stderr.fileno(): _Tee(stderr_file, echo_err, trailer),
+                    child.stderr.fileno(): _Tee(stderr_file, echo_err, trailer, writing),
                 }
             )
             if request.live is not None and request.on_snapshot is not None:
                 _start_snapshots(request.live, request.on_snapshot, request.json_path, waiter.done)
             stopped_by = _wait(waiter, received, started, request.timeout)
         except BaseException:
-            _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing)
             raise
         if stopped_by is not None:
-            _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing)
         elif not _wait_gone(child.pid, waiter.done, LEFTOVER_GRACE_S):
             _end_group(child.pid, waiter.done, (signal.SIGTERM, signal.SIGKILL))
         pump.finish()
@@ -310,9 +336,12 @@ def _run_child(
     else:
         status = "ok" if waiter.exit_code == 0 else "failed"
     if not waiter.done.is_set():  # not even SIGKILL ended it
-        return _Ending(status, None, time.perf_counter() - started, 0.0, 0.0, stopped_by)
+        return _Ending(status, None, time.perf_counter() - started, 0.0, 0.0, stopped_by, child.pid)
     wall_s = waiter.ended - started
-    return _Ending(status, waiter.exit_code, wall_s, waiter.cpu_s, waiter.max_rss_mb, stopped_by)
+    exit_code = waiter.exit_code if stopped_by is None else None  # a stopped run has none
+    return _Ending(
+        status, exit_code, wall_s, waiter.cpu_s, waiter.max_rss_mb, stopped_by, child.pid
+    )
 
 
 @contextmanager
@@ -413,36 +442,65 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _wait_gone(pgid: int, launcher_done: threading.Event, seconds: float) -> bool:
-    """Wait up to `seconds` for the launcher to be reaped and its group to be empty."""
+def _wait_gone(
+    pgid: int, launcher_done: threading.Event, seconds: float, until: threading.Event | None = None
+) -> bool:
+    """Wait up to `seconds` (or until `until` is set) for the launcher to be reaped and its
+    group to be empty."""
     deadline = time.monotonic() + seconds
     while True:
         if launcher_done.is_set() and not _group_alive(pgid):
             return True
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (until is not None and until.is_set()):
             return False
         time.sleep(0.05)
 
 
 def _end_group(pgid: int, launcher_done: threading.Event, signals: tuple[int, ...]) -> None:
-    """Signal the process group, harder each time, until no process of it is left.
+    """Signal the process group, harder each time, until no process of it is left."""
+    for signum in signals:
+        _signal_group(pgid, signum)
+        if _wait_gone(pgid, launcher_done, 1.0 if signum == signal.SIGKILL else GRACE_S):
+            return
+
+
+def _stop_scalene(
+    pgid: int, launcher_done: threading.Event, run_s: float, writing: threading.Event
+) -> None:
+    """Stop a run so that Scalene writes what it sampled, however long it ran.
+
+    SIGINT stops the script with a KeyboardInterrupt, which Scalene catches ("Scalene execution
+    interrupted.", seen as `writing`) before it writes its profile. A script that swallows the
+    interrupt gets SIGTERM after GRACE_S: Scalene's handler writes the profile at once. Writing
+    takes longer the longer the run (3.5 s after 20 s in memory mode), so the grace before
+    SIGKILL grows with it; a second signal while Scalene writes would cut the profile short.
+    """
+    _signal_group(pgid, signal.SIGINT)
+    if _wait_gone(pgid, launcher_done, GRACE_S, until=writing):
+        return
+    if not writing.is_set():
+        _signal_group(pgid, signal.SIGTERM)
+    if _wait_gone(pgid, launcher_done, GRACE_S + WRITE_S_PER_RUN_S * run_s):
+        return
+    _signal_group(pgid, signal.SIGKILL)
+    _wait_gone(pgid, launcher_done, 1.0)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    """Send a signal to the process group.
 
     SIGINT makes Scalene write a partial profile. It goes to every process of the group but
-    the launcher, which would exit at once and orphan its child, whose resource use would then
-    be lost to us; the launcher exits by itself once its child has.
+    the launcher (when Scalene relaunched itself), which would exit at once and orphan its
+    child, whose resource use would then be lost to us; the launcher exits once its child has.
     """
-    for signum in signals:
-        members = _group_members(pgid) if signum == signal.SIGINT else None
-        others = [pid for pid in members or () if pid != pgid]
-        for pid in others:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signum)
-        if not others:
-            with suppress(ProcessLookupError):
-                os.killpg(pgid, signum)
-        grace = 1.0 if signum == signal.SIGKILL else GRACE_S
-        if _wait_gone(pgid, launcher_done, grace):
-            return
+    members = _group_members(pgid) if signum == signal.SIGINT else None
+    others = [pid for pid in members or () if pid != pgid]
+    for pid in others:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signum)
+    if not others:
+        with suppress(ProcessLookupError):
+            os.killpg(pgid, signum)
 
 
 class _Tee:
@@ -453,7 +511,14 @@ class _Tee:
     until it is clear whether they do.
     """
 
-    def __init__(self, file: BinaryIO, echo: TextIO | None, trailer: tuple[bytes, ...]) -> None:
+    def __init__(
+        self,
+        file: BinaryIO,
+        echo: TextIO | None,
+        trailer: tuple[bytes, ...],
+        interrupted: threading.Event | None = None,
+    ) -> None:
+        self._interrupted = interrupted  # set when Scalene says it caught the interrupt
         self._file = file
         self._echo = echo
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -464,6 +529,8 @@ class _Tee:
 
     def feed(self, data: bytes) -> None:
         *lines, self._partial = (self._partial + data).split(b"\n")
+        if self._interrupted is not None and INTERRUPTED in lines:
+            self._interrupted.set()
         for line in lines:
             if self._mid_line:
                 self._mid_line = False
@@ -482,7 +549,8 @@ class _Tee:
         self._partial = b""
         if self._echo is not None:
             self._echo.write(self._decoder.decode(b"", final=True))
-            self._echo.flush()
+            finish = getattr(self._echo, "finish", self._echo.flush)
+            finish()
 
     def _add_line(self, line: bytes) -> None:
         self._held.append(line)
@@ -500,6 +568,87 @@ class _Tee:
         if self._echo is not None:
             self._echo.write(self._decoder.decode(data))
             self._echo.flush()
+
+
+def _hidden_dirs() -> tuple[str, ...]:
+    """Folders whose frames a shown traceback leaves out: Scalene's and fixing-a-hole's."""
+    from importlib.util import find_spec
+
+    spec = find_spec("scalene")
+    folders = [str(PACKAGE_DIR), *(spec.submodule_search_locations or () if spec else ())]
+    return tuple(os.path.join(os.path.realpath(folder), "") for folder in folders)
+
+
+class _UsersTraceback:
+    """The script's stderr as shown: its tracebacks as plain Python shows them.
+
+    Frames of Scalene and fixing-a-hole (a `File` line and the source lines under it) are left
+    out, and so is the preamble Scalene prints before the traceback of the script's exception;
+    stderr.txt keeps everything. Text that is not a traceback passes at once, partial lines too.
+    """
+
+    def __init__(self, out: TextIO, hidden: tuple[str, ...]) -> None:
+        self._out = out
+        self._hidden = hidden
+        self._partial = ""
+        self._mid_line = False  # the start of the current line was already passed on
+        self._held: list[str] = []  # Scalene's preamble, until its traceback starts
+        self._in_traceback = False
+        self._skipping = False  # inside a hidden frame
+
+    def write(self, text: str) -> None:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            if self._mid_line:
+                self._mid_line = False
+                self._out.write(line + "\n")
+            else:
+                self._add_line(line)
+        starts_block = any(m.startswith(self._partial[:20]) for m in _BLOCK_STARTS)
+        held = self._in_traceback or self._held or starts_block
+        if self._partial and (self._mid_line or not held):
+            self._out.write(self._partial)
+            self._partial = ""
+            self._mid_line = True
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def finish(self) -> None:
+        """Show what is still held back: the output has ended."""
+        self._flush_held()
+        self._out.write(self._partial)
+        self._partial = ""
+        self._out.flush()
+
+    def _add_line(self, line: str) -> None:
+        if line == _PREAMBLE:
+            self._flush_held()
+            self._held = [line]
+        elif line == _TRACEBACK:
+            self._held = []  # Scalene's preamble: not shown
+            self._in_traceback, self._skipping = True, False
+            self._out.write(line + "\n")
+        elif self._held and len(self._held) < 100:
+            self._held.append(line)
+        elif self._in_traceback:
+            self._traceback_line(line)
+        else:
+            self._flush_held()
+            self._out.write(line + "\n")
+
+    def _traceback_line(self, line: str) -> None:
+        frame = _FRAME.match(line)
+        if frame is not None:
+            self._skipping = os.path.realpath(frame["file"]).startswith(self._hidden)
+        elif not line.startswith("    "):
+            self._in_traceback = self._skipping = False  # the exception line ends it
+        if not self._skipping:
+            self._out.write(line + "\n")
+
+    def _flush_held(self) -> None:
+        self._out.write("".join(line + "\n" for line in self._held))
+        self._held = []
 
 
 def _trailer_lines(json_path: Path) -> tuple[bytes, ...]:
@@ -566,6 +715,9 @@ def _start_snapshots(
 _TRACEBACK = "Traceback (most recent call last):"
 _FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+)')
 _SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+_PREAMBLE = "Error in program being profiled:"  # Scalene's, before the script's traceback
+_BLOCK_STARTS = (_TRACEBACK, _PREAMBLE, '  File "')
+_STAND_IN = re.compile(r"[/\\]scalene[/\\]replacement_\w+\.py$")
 _KILLED = re.compile(r"^Scalene error: received signal (SIG[A-Z0-9]+)$")
 
 
@@ -582,6 +734,46 @@ def _error_line(request: ScaleneRequest, ending: _Ending) -> str | None:
         _tail_lines(request.run_dir / "stdout.txt"),
         ending.exit_code,
     )
+
+
+def _tool_failure(
+    request: ScaleneRequest, ending: _Ending, script_started: bool, scalene_dir: str
+) -> str | None:
+    """One line saying how Scalene or fixing-a-hole failed the run, or None: the script failed.
+
+    The tool failed when the script's first line never ran (Scalene's start-up, or the
+    bootstrap) though the script compiles, or when the last traceback's exception was raised
+    in Scalene's or fixing-a-hole's own code; Scalene's stand-ins for the script's calls
+    (`replacement_*.py`) count as the script.
+    """
+    stderr_lines = _tail_lines(request.run_dir / "stderr.txt")
+    what = _failure_line(
+        stderr_lines, _tail_lines(request.run_dir / "stdout.txt"), ending.exit_code
+    )
+    advice = "not the script's failure; see stderr.txt in the run folder and report it"
+    if what.split(":", 1)[0] in _SYNTAX_ERRORS and f"({request.script}, line" in what:
+        return None  # Scalene could not compile the script: the script's failure
+    if not script_started:
+        return f"the tool failed before the script's first line ran: {what} ({advice})"
+    frame = _raising_frame(stderr_lines)
+    for owner, folder in (("Scalene", scalene_dir), ("fixing-a-hole", str(PACKAGE_DIR))):
+        if frame is not None and frame["file"].startswith(os.path.join(folder, "")):
+            where = f"{os.path.basename(frame['file'])}, line {frame['line']}"
+            return f"{owner} failed in its own code ({where}): {what} ({advice})"
+    return None
+
+
+def _raising_frame(stderr_lines: list[str]) -> re.Match[str] | None:
+    """The innermost frame of the last traceback, Scalene's stand-ins skipped."""
+    starts = [i for i, line in enumerate(stderr_lines) if line == _TRACEBACK]
+    frame = None
+    for line in stderr_lines[starts[-1] + 1 :] if starts else ():
+        if line and not line[0].isspace():
+            break
+        match = _FRAME.match(line)
+        if match and not _STAND_IN.search(match["file"]):
+            frame = match
+    return frame
 
 
 def _tail_lines(path: Path, size: int = 65536) -> list[str]:

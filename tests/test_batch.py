@@ -25,12 +25,15 @@ from tests.conftest import write
 
 REPO = Path(__file__).resolve().parent.parent
 
+# A round is about 60 ms of CPU, so that the shortest script here gets ~30 of Scalene's samples
+# (10 ms apart). At 16 ms a round they got 7.7 on average, spread wide on a busy machine, and 1
+# run in 100 got none (Scalene's first timer signal only starts its clock): `no-samples`, not `ok`.
 SPIN = """
     def spin(n):
         return sum(i * i for i in range(n))
 
     for _ in range({rounds}):
-        spin(200_000)
+        spin(800_000)
     {tail}
 """
 
@@ -259,6 +262,7 @@ def test_python_api_returns_the_tables(batch_project: Path, batch_run):
     assert "spin" in set(functions["name"])
 
 
+@pytest.mark.smoke
 def test_repeats_are_interleaved(project: Path, capsys):
     write(project / "a.py", SPIN.format(rounds=5, tail=""))
     write(project / "b.py", SPIN.format(rounds=5, tail=""))

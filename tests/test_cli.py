@@ -75,6 +75,7 @@ def memory_run(code_base: Path):
     return done, only_run_dir(code_base / "perf", "work_load")
 
 
+@pytest.mark.smoke
 def test_memory_profile_prints_summary_and_exits_zero(memory_run):
     done, _ = memory_run
     assert done.returncode == 0, done.stderr
@@ -157,6 +158,7 @@ def test_a_longer_sampling_interval_takes_fewer_samples(code_base: Path):
     assert 0 < samples["0.05"] < samples["0.01"] / 2, samples
 
 
+@pytest.mark.smoke
 def test_failing_script_keeps_its_run_folder(project: Path):
     write(
         project / "boom.py",

@@ -87,6 +87,7 @@ def numbers(root: Path):
     return profile(root, "numbers.ipynb", "--memory")
 
 
+@pytest.mark.smoke
 def test_numpy_notebook_is_reported_by_cell(numbers):
     done, run_dir = numbers
     assert done.returncode == 0, done.stderr

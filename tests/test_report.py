@@ -113,9 +113,12 @@ def run_scalene(root: Path, script: Path, mode: str, *flags: str) -> ScaleneRun:
     mode_flag = "--memory" if mode == "memory" else "--cpu-only"
     argv = [sys.executable, "-m", "scalene", "run", mode_flag, *flags, "-o", str(json_path)]
     argv.append(str(script))
+    temp = root / f"tmp-{script.stem}-{mode}"  # Scalene leaves a folder in its temp dir
+    temp.mkdir(exist_ok=True)
     subprocess.run(
         argv,
         cwd=root,
+        env={**os.environ, "TMPDIR": str(temp)},
         check=True,
         timeout=SCALENE_TIMEOUT,
         stdin=subprocess.DEVNULL,

@@ -15,6 +15,10 @@ Scalene's `run` parser from reading a program argument after `---` as an
 abbreviation of its own options (`--n` would otherwise stop it: "ambiguous option"), and keeps
 a sample's native time on the line that spent it (see `_native_time_stays`).
 
+On CPython below 3.12 it first makes importlib's per-thread lock bookkeeping re-entrant (see
+`_fixingahole_import_waits`), so that an import nested in a signal handler, a gc callback or a
+finalizer cannot fail the import it interrupted.
+
 One captured record per line, tab-separated: UTC time, level, source (the logger's name, or
 `warnings`), `file:line` and message; backslash, tab, CR and LF inside a field are escaped.
 Only small standard modules are imported here; argparse, logging, matplotlib and plotly are
@@ -313,6 +317,11 @@ def _importer() -> str:
 
 
 def _install() -> None:
+    import _fixingahole_import_waits
+    import _fixingahole_script_start
+
+    _fixingahole_import_waits.install()
+    _fixingahole_script_start.install(frozenset(sys.modules))
     patches: dict[str, Callable[[ModuleType], None]] = {
         "argparse": _scalene_args_verbatim,
         "scalene.scalene_funcutils": _native_time_stays,

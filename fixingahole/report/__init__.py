@@ -23,7 +23,7 @@ class RunInfo:
     """How a run was started and how it ended, besides what Scalene recorded."""
 
     command: str  # the command line the user ran, as one line of text
-    status: str = "ok"  # ok | failed | interrupted | timeout | no-samples
+    status: str = "ok"  # ok | failed | interrupted | timeout | no-samples | tool-error
     exit_code: int | None = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0  # user + system of the whole process tree

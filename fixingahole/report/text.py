@@ -42,6 +42,7 @@ STATUS_COLOURS = {"ok": "\033[32m", "no-samples": "\033[33m", "failed": "\033[31
 UNSAMPLED = "No allocation in the profiled code was sampled"
 NO_PEAK = "  Allocations were sampled, but Scalene attributed no peak to any of them."
 FINER = 4  # --precision steps suggested when nothing was sampled (each halves the window)
+STOPPED = ("timeout", "interrupted")  # a stopped run's lost profile is said in its status line
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ def _status(run: RunInfo) -> str:
 def _summary(view: _View) -> list[str]:
     lines = [f"Profile Summary ({_seconds(view.elapsed_s)} total)", HEAVY_RULE]
     if view.profile.is_empty:
-        lines += ["", *NO_SAMPLES]
+        lines += [] if view.run.status in STOPPED else ["", *NO_SAMPLES]
     else:
         blocks = (
             _top_cells(view),
@@ -426,7 +427,8 @@ def _closing(view: _View) -> list[str]:
     rows = [
         (
             "Total time:",
-            f"{_seconds(view.elapsed_s)} sampled by Scalene, {_seconds(run.cpu_s)} CPU",
+            f"{_seconds(profile.elapsed_s) if profile.elapsed_s else 'nothing'} sampled by "
+            f"Scalene, {_seconds(run.cpu_s)} CPU",
         ),
         ("Heap peak:", heap),
         ("Max RSS Memory Usage:", _mb(run.max_rss_mb)),
