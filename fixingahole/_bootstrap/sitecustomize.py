@@ -5,6 +5,10 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
 - FIXINGAHOLE_LOG_LEVEL: the lowest level captured (DEBUG, INFO, WARNING, ERROR, CRITICAL).
 - FIXINGAHOLE_SKIP_PATHS: folders (os.pathsep-separated) whose records are not the script's.
 - FIXINGAHOLE_NO_PLOTS: "1" makes matplotlib's and plotly's `show` return at once.
+- FIXINGAHOLE_PYTHON_STACKS: "1" keeps Scalene's call stacks to Python frames (see
+  `_NoNativeStacksForScalene`).
+- FIXINGAHOLE_EVENT_LOOP_MARK: a file made when an asyncio event loop first runs (see
+  `_mark_event_loop`).
 
 It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), and keeps
 Scalene's `run` parser from reading a program argument after `---` as an
@@ -231,6 +235,47 @@ def _importer() -> str:
     return frame.f_globals.get("__name__", "") if frame is not None else ""
 
 
+class _NoNativeStacksForScalene:
+    """A meta path finder that refuses Scalene its native stack unwinder.
+
+    With --stacks, Scalene 2.4 also unwinds the native (C) stack in a signal handler at every
+    CPU sample, sends SIGPROF to every registered thread to unwind theirs, and stitches those to
+    the Python stack (`combined_stacks`, two thirds of its JSON). fixing-a-hole reads only the
+    Python `stacks`. Without `scalene._scalene_unwind` (a minimal install, to Scalene), Scalene
+    keeps collecting Python stacks and skips all of the native work.
+    """
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name == "scalene._scalene_unwind":
+            raise ImportError("fixing-a-hole reads Python call stacks only")
+        return None
+
+
+def _mark_event_loop(mark: str) -> Callable[[ModuleType], None]:
+    """A patch of `asyncio.events` that makes the file `mark` when an event loop first runs.
+
+    Every loop of the standard library announces itself through `events._set_running_loop`
+    when it starts; the patch answers once and puts the original back, so no frame of ours is
+    on the stack while the loop runs.
+    """
+
+    def patch(events: ModuleType) -> None:
+        set_running_loop = events._set_running_loop
+
+        def _set_running_loop(loop: object) -> None:
+            if loop is not None:
+                events._set_running_loop = set_running_loop
+                with contextlib.suppress(OSError):
+                    os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o644))
+            set_running_loop(loop)
+
+        events._set_running_loop = _set_running_loop
+
+    return patch
+
+
 def _install() -> None:
     patches: dict[str, Callable[[ModuleType], None]] = {"argparse": _scalene_args_verbatim}
     log_path = os.environ.get("FIXINGAHOLE_LOG_FILE")
@@ -243,6 +288,11 @@ def _install() -> None:
         patches["logging"] = lambda module: _capture_logging(log, module)
     if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
         patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
+    event_loop_mark = os.environ.get("FIXINGAHOLE_EVENT_LOOP_MARK")
+    if event_loop_mark:
+        patches["asyncio.events"] = _mark_event_loop(event_loop_mark)
+    if os.environ.get("FIXINGAHOLE_PYTHON_STACKS") == "1":
+        sys.meta_path.insert(0, _NoNativeStacksForScalene())
     for name in [name for name in patches if name in sys.modules]:
         patches.pop(name)(sys.modules[name])
     if patches:
