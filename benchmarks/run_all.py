@@ -63,6 +63,8 @@ BUDGETS = {
     "ratio": (5, "<=", 1.02),
     "cpu_ratio": (6, "<=", 1.10),
     "cpu_ratio_estimate": (6, "<=", 1.10),
+    "default_worst": (6, "<=", 1.10),  # bench_pythons: every Python and kind of code
+    "default_worst_est": (6, "<=", 1.10),
 }
 CHECKS = {"<": float.__lt__, "<=": float.__le__, "==": float.__eq__}
 FIGURE = re.compile(r"^[A-Za-z_][\w.]*=[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
