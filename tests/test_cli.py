@@ -310,6 +310,7 @@ def test_help_lists_every_profile_option(project: Path):
         "--detailed",
         "--trace",
         "--no-trace",
+        "--async",
         "--log-level",
         "--no-plots",
         "--live",
