@@ -270,6 +270,30 @@ def _file_rules_once_per_file(tracing: ModuleType) -> None:
             setattr(rules, name, _once_per_file(rule))
 
 
+def _file_rules_before_sampling(profiler: ModuleType) -> None:
+    """Answer `should_trace` for the frames of Scalene's own start-up before it starts sampling.
+
+    The stack walk behind --stacks meets them at the first sample (the interpreter's, runpy's,
+    Scalene's), and deciding for a file the first time takes tens of milliseconds on a busy
+    machine: taken then, that time lands inside the script's.
+    """
+    scalene = getattr(profiler, "Scalene", None)
+    start = getattr(scalene, "start", None)
+    should_trace = getattr(scalene, "_should_trace", None)
+    if not (callable(start) and callable(should_trace)):
+        return
+
+    def start_after_deciding() -> None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            with contextlib.suppress(Exception):
+                should_trace(frame.f_code.co_filename, frame.f_code.co_name)
+            frame = frame.f_back
+        start()
+
+    scalene.start = staticmethod(start_after_deciding)
+
+
 def _once_per_file(rule: Callable[[object, str], bool]) -> Callable[[object, str], bool]:
     answers: dict[tuple[int, str], bool] = {}
 
@@ -318,6 +342,7 @@ def _install() -> None:
     if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
         patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
     patches["scalene.scalene_tracing"] = _file_rules_once_per_file
+    patches["scalene.scalene_profiler"] = _file_rules_before_sampling
     event_loop_mark = os.environ.get("FIXINGAHOLE_EVENT_LOOP_MARK")
     if event_loop_mark:
         patches["asyncio.events"] = _mark_event_loop(event_loop_mark)
