@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="this interpreter, 1 short round")
     parser.add_argument("--python", action="append", default=[], metavar="PATH")
+    parser.add_argument("--versions", help="only these, comma-separated: 3.11,3.12")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=0.5, help="plain CPU s per workload")
     parser.add_argument(
@@ -270,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds, args.seconds, variants = 1, 0.2, ["default"]
     else:
         found = interpreters(args.python)
+    if args.versions:
+        found = {v: p for v, p in found.items() if v in args.versions.split(",")}
     missing = [version for version in SUPPORTED if version not in found]
     print("interpreters: " + ", ".join(f"{v} {p}" for v, p in found.items()))
     if missing:
