@@ -285,10 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     print("cost: CPU s of the work, profiled / plain: median of rounds (range)")
     print("est: the per-sample cost scaled to 100 samples per CPU second (an idle core)")
     defaults = {k: v for k, v in figures.items() if k.startswith("default_")}
-    worst = {
-        "default_worst": max(v for k, v in defaults.items() if not k.endswith("_est")),
-        "default_worst_est": max((v for k, v in defaults.items() if k.endswith("_est")), default=0),
-    }
+    worst = {}
+    if any(not k.endswith("_est") for k in defaults):
+        worst["default_worst"] = max(v for k, v in defaults.items() if not k.endswith("_est"))
+    if any(k.endswith("_est") for k in defaults):
+        worst["default_worst_est"] = max(v for k, v in defaults.items() if k.endswith("_est"))
     print("budget: the default mode <= 1.10x plain on every workload and version")
     print(figure_line({**worst, **figures}))
     return 0
