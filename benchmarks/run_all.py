@@ -63,6 +63,8 @@ BUDGETS = {
     "ratio": (5, "<=", 1.02),
     "cpu_ratio": (6, "<=", 1.10),
     "cpu_ratio_estimate": (6, "<=", 1.10),
+    "default_worst": (6, "<=", 1.10),  # bench_pythons: every Python and kind of code
+    "default_worst_est": (6, "<=", 1.10),
     # issue 15: pages and history
     "page_s": (15, "<", 0.5),
     "page_mb": (15, "<", 5),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fixingahole.config import Settings, display_path
 from fixingahole.errors import UserError
-from fixingahole.options import ProfileOptions, check_option, show_value
+from fixingahole.options import ProfileOptions, check_option, option_field, show_value
 from fixingahole.targets import find_target
 
 if sys.version_info >= (3, 11):
@@ -27,6 +27,7 @@ OPTION_KEYS = (
     "interval",
     "detailed",
     "trace",
+    "async",
     "log_level",
     "no_plots",
     "ignore",
@@ -243,7 +244,9 @@ def _entry(
             problems.add(f"{where} path: {error}")
     if len(problems.lines) > count:
         return None
-    options = ProfileOptions(**{key: values[key] for key in OPTION_KEYS if key in values})
+    options = ProfileOptions(
+        **{option_field(key): values[key] for key in OPTION_KEYS if key in values}
+    )
     return Entry(
         name=name,
         path=values["path"],

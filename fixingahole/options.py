@@ -26,6 +26,8 @@ class ProfileOptions:
     interval: float | None = None  # seconds between CPU samples; None: Scalene's (0.01)
     detailed: bool = False  # also report inside imported libraries (Scalene --profile-all)
     trace: bool = True  # collect call stacks
+    # profile async/await (Scalene --async); on 3.12+ it slows every generator step
+    async_profile: bool = False
     log_level: str = "WARNING"  # logging records and warnings at this level and up -> logs.log
     no_plots: bool = False  # matplotlib / plotly never open a window
     live: float | None = None  # seconds between live readouts of the top functions
@@ -56,6 +58,7 @@ class ProfileOptions:
         argv += ["--interval", _number(self.interval)] if self.interval else []
         argv += ["--detailed"] if self.detailed else []
         argv += [] if self.trace else ["--no-trace"]
+        argv += ["--async"] if self.async_profile else []
         argv += ["--log-level", self.log_level] if self.log_level != "WARNING" else []
         argv += ["--no-plots"] if self.no_plots else []
         argv += ["--live", _number(self.live)] if self.live else []
@@ -67,11 +70,17 @@ class ProfileOptions:
 
 
 def check_option(name: str, value: object) -> object:
-    """`value` in normal form for the option `name`; UserError '<name>: must be ..., got ...'."""
+    """`value` in normal form for the option `name` (a field, or its manifest key); UserError
+    '<name>: must be ..., got ...'."""
     try:
-        return _CHECKS[name](value)
+        return _CHECKS[option_field(name)](value)
     except _Invalid as problem:
         raise UserError(f"{name}: must be {problem}, got {show_value(value)}") from None
+
+
+def option_field(key: str) -> str:
+    """The ProfileOptions field a manifest key sets (`async` is a Python keyword)."""
+    return "async_profile" if key == "async" else key
 
 
 def allocation_window(precision: int) -> int:
@@ -166,6 +175,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "interval": _interval,
     "detailed": _flag,
     "trace": _flag,
+    "async_profile": _flag,
     "log_level": _choice(LOG_LEVELS, upper=True),
     "no_plots": _flag,
     "live": _seconds,

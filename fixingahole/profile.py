@@ -46,6 +46,7 @@ class LineStat:
     usage_fraction: float = 0.0  # share of all allocated memory, 0..1
     copy_mb_s: float = 0.0
     timeline: tuple[float, ...] = ()  # footprint in MB at this line's memory samples
+    await_percent: float = 0.0  # time tasks spent suspended here, in percent (Scalene --async)
 
     @property
     def percent(self) -> float:
@@ -300,6 +301,7 @@ def _line(path: str, raw: dict) -> LineStat | None:
         lineno=lineno,
         source=_text(raw.get("line")),
         timeline=_line_timeline(raw.get("memory_samples")),
+        await_percent=_number(raw.get("n_async_await_percent")),
         **_figures(raw),
     )
 

@@ -107,6 +107,7 @@ def profile_target(
         cpu_interval=options.interval,
         profile_all=options.detailed,
         stacks=options.trace,
+        async_profile=options.async_profile,
         program_path=settings.root,
         args=tuple(options.args),
         env=env,
@@ -167,6 +168,7 @@ def profile_target(
         log_counts=dict(result.log_counts),
         detailed=options.detailed,
         trace=options.trace,
+        unprofiled_event_loop=result.ran_event_loop,
         error=error,
         ignore=(*settings.ignore, *(settings.root / d for d in options.ignore)),
     )

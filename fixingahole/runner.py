@@ -32,6 +32,7 @@ INTERRUPTED = b"Scalene execution interrupted."  # Scalene's line on stderr as i
 LEFTOVER_GRACE_S = 1.0  # how long processes the script left behind get to end on their own
 DRAIN_S = 2.0  # how long output is still read once every process of the group has ended
 STARTED_MARKER = "script-started"  # made in the child's temp dir as the script's first line runs
+EVENT_LOOP_MARK = "fixingahole-event-loop"  # made in the child's TMPDIR when an event loop runs
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class ScaleneRequest:
     allocation_window: int | None = None
     cpu_interval: float | None = None  # seconds between CPU samples (--cpu-sampling-rate)
     profile_all: bool = False  # --profile-all (report inside libraries too)
-    stacks: bool = True  # --stacks / --no-stacks
+    stacks: bool = True  # --stacks / --no-stacks (Python frames only: see _bootstrap)
+    async_profile: bool = False  # --async / --no-async
     program_path: Path | None = None  # --program-path: profile every file under it
     exclude: tuple[str, ...] = ()  # --profile-exclude substrings
     args: tuple[str, ...] = ()  # the script's own arguments, after ---
@@ -74,6 +76,7 @@ class ScaleneResult:
     command: tuple[str, ...]  # the argv that was run
     log_counts: Mapping[str, int] = field(default_factory=dict)  # level name -> records captured
     error: str | None = None  # one line: the script's exception, or why it was stopped
+    ran_event_loop: bool = False  # an asyncio event loop ran (noted only without --async)
 
 
 def run_scalene(request: ScaleneRequest) -> ScaleneResult:
@@ -89,6 +92,7 @@ def run_scalene(request: ScaleneRequest) -> ScaleneResult:
             ending = _run_child(request, command, env, stdout_file, stderr_file)
             _remove_scalene_leftovers(ending.pid)
             script_started = (Path(tmp) / STARTED_MARKER).exists()
+            ran_event_loop = (Path(tmp) / EVENT_LOOP_MARK).exists()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     status, error = ending.status, _error_line(request, ending)
@@ -105,6 +109,7 @@ def run_scalene(request: ScaleneRequest) -> ScaleneResult:
         command=command,
         log_counts=count_log_levels(logs),
         error=error,
+        ran_event_loop=ran_event_loop,
     )
 
 
@@ -119,6 +124,7 @@ def scalene_command(request: ScaleneRequest) -> tuple[str, ...]:
     if request.profile_all:
         argv.append("--profile-all")
     argv.append("--stacks" if request.stacks else "--no-stacks")
+    argv.append("--async" if request.async_profile else "--no-async")
     if request.program_path is not None:
         argv += ["--program-path", str(request.program_path)]
     exclude = list(request.exclude)
@@ -227,6 +233,12 @@ def _child_env(request: ScaleneRequest, tmp: Path, logs: Path, scalene_dir: str)
         env["FIXINGAHOLE_PATH_FIRST"] = str(request.path_first)
     if request.no_plots:
         env.update(MPLBACKEND="Agg", FIXINGAHOLE_NO_PLOTS="1")
+    env.pop("FIXINGAHOLE_PYTHON_STACKS", None)
+    env.pop("FIXINGAHOLE_EVENT_LOOP_MARK", None)
+    if request.stacks:
+        env["FIXINGAHOLE_PYTHON_STACKS"] = "1"
+    if not request.async_profile:
+        env["FIXINGAHOLE_EVENT_LOOP_MARK"] = str(tmp / EVENT_LOOP_MARK)
     env.update(_no_relaunch_env(request, env, scalene_dir))
     return env
 

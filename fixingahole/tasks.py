@@ -33,6 +33,7 @@ PROFILE_HELP = {
     "detailed": "also report time and memory inside imported libraries",
     "trace": "collect call stacks and print the stack trace summary (the default)",
     "no-trace": "do not collect call stacks",
+    "async": "also profile async/await (slows generators on Python 3.12+)",
     "log-level": "capture logging records and warnings at this level and above",
     "no-plots": "do not show matplotlib or plotly windows",
     "live": "show the top functions every SECONDS while the script runs",
@@ -76,6 +77,7 @@ def _overrides(flags: Mapping[str, Any]) -> dict:
         "interval": number("interval", float),
         "detailed": True if flags["detailed"] else None,
         "trace": True if flags["trace"] else False if flags["no_trace"] else None,
+        "async_profile": True if flags["async_"] else None,
         "log_level": flags["log_level"].upper() if flags["log_level"] else None,
         "no_plots": True if flags["no_plots"] else None,
         "live": number("live", float),
@@ -124,6 +126,7 @@ def profile(
     interval=None,  # last: earlier flags keep their short forms
     verbose=False,
     instructions=False,
+    async_=False,
 ):
     """Profile one manifest entry, or any script or notebook, under Scalene."""
     overrides = _overrides(locals())
@@ -165,6 +168,7 @@ def profile_all(
     interval=None,  # last: earlier flags keep their short forms
     verbose=False,
     instructions=False,
+    async_=False,
 ):
     """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
     overrides = _overrides(locals())
@@ -284,6 +288,7 @@ def calibrate(
     interval=None,  # last: earlier flags keep their short forms
     verbose=False,
     instructions=False,
+    async_=False,
 ):
     """Profile an entry several times; report its noise and suggest --threshold and --repeat."""
     overrides = _overrides(locals())

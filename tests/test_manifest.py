@@ -179,6 +179,25 @@ def test_with_overrides(root: Path) -> None:
         entry.with_overrides(repeat=0)
 
 
+def test_async_is_off_unless_the_manifest_or_the_command_line_asks(root: Path) -> None:
+    fast, slow = load(
+        root,
+        """
+        [defaults]
+        async = true
+        [profiles.fast]
+        path = "examples/fast.py"
+        async = false
+        [profiles.slow]
+        path = "examples/fast.py"
+        """,
+    ).entries
+    assert ProfileOptions().async_profile is False
+    assert (fast.options.async_profile, slow.options.async_profile) == (False, True)
+    assert fast.with_overrides(async_profile=True).options.async_profile is True
+    assert "--async" in slow.options.to_argv() and "--async" not in fast.options.to_argv()
+
+
 def test_missing_manifest_says_how_to_create_one(root: Path) -> None:
     with pytest.raises(UserError) as caught:
         load_manifest(root / "profiles.toml", settings_for(root))
@@ -231,6 +250,7 @@ def test_no_entries(root: Path) -> None:
         ('precision = "1"', "precision: must be a whole number from -10 to 10, got '1'"),
         ('detailed = "yes"', "detailed: must be true or false, got 'yes'"),
         ("trace = 0", "trace: must be true or false, got 0"),
+        ('async = "yes"', "async: must be true or false, got 'yes'"),
         (
             'log_level = "noisy"',
             "log_level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'noisy'",
@@ -254,8 +274,8 @@ def test_no_entries(root: Path) -> None:
         (
             "colour = 3",
             "colour: unknown key; known keys: path, mode, precision, interval, detailed, "
-            "trace, log_level, no_plots, ignore, args, env, cwd, timeout, verbose, instructions, "
-            "repeat, tags",
+            "trace, async, log_level, no_plots, ignore, args, env, cwd, timeout, verbose, "
+            "instructions, repeat, tags",
         ),
         ('verbose = "yes"', "verbose: must be true or false, got 'yes'"),
     ],

@@ -21,7 +21,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "analysis.ipynb"
 
 SIX_SMALL_CELLS = [
     "%matplotlib inline",
-    "import numpy as np",
+    "import numpy as np\nimport matplotlib.pyplot as plt",
     "xs = np.linspace(0.0, 1.0, 200_000)",
     "def smooth(v):\n    return np.convolve(v, np.ones(64) / 64, mode='same')",
     "ys = [smooth(xs).sum() for _ in range(60)]",
@@ -159,9 +159,10 @@ def test_six_small_cells_outside_the_root_keep_the_import_on_its_line(
     assert cells[1]["first_line"] == "%matplotlib inline"
     assert cells[1]["percent"] < 2.0
     lines = {line["location"]: line["percent"] for line in summary["lines"]}
-    magic, numpy = lines.get("six.ipynb [cell 1] line 1", 0.0), lines["six.ipynb [cell 2] line 1"]
-    assert magic < 2.0, lines  # the skipped magic's line is not charged with the next import
-    assert numpy > 10 * max(magic, 0.1)
+    magic = lines.get("six.ipynb [cell 1] line 1", 0.0)
+    imports = sum(share for place, share in lines.items() if place.startswith("six.ipynb [cell 2]"))
+    assert magic < 2.0, lines  # the skipped magic's line is not charged with the next imports
+    assert imports > 10 * max(magic, 0.1), lines
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +280,8 @@ def test_in_a_script_too_an_import_is_not_charged_to_the_call_before_it(root: Pa
     script.write_text(
         "size = len('abc')\n"
         "import numpy as np\n"
-        "total = sum(float(np.sort(np.random.random(5_000)).sum()) for _ in range(300))\n"
+        "import matplotlib.pyplot as plt\n"
+        "total = sum(float(np.sort(np.random.random(5_000)).sum()) for _ in range(3_000))\n"
     )
     done = fixingahole(root, "profile", "imports.py")
     assert done.returncode == 0, done.stderr
@@ -287,5 +289,6 @@ def test_in_a_script_too_an_import_is_not_charged_to_the_call_before_it(root: Pa
         line["lineno"]: line["percent"]
         for line in summary_of(newest_run(root / "performance", "imports"))["lines"]
     }
-    assert lines.get(1, 0.0) < 2.0, lines  # Scalene moved the import's native time here
-    assert lines.get(2, 0.0) > 10 * max(lines.get(1, 0.0), 0.1)
+    assert lines.get(1, 0.0) < 2.0, lines  # Scalene moved the imports' native time here
+    imports = lines.get(2, 0.0) + lines.get(3, 0.0)
+    assert imports > 10 * max(lines.get(1, 0.0), 0.1), lines

@@ -111,6 +111,7 @@ def test_to_argv_reproduces_every_flag() -> None:
         interval=0.02,
         detailed=True,
         trace=False,
+        async_profile=True,
         log_level="info",
         no_plots=True,
         live=0.5,
@@ -128,6 +129,7 @@ def test_to_argv_reproduces_every_flag() -> None:
         "0.02",
         "--detailed",
         "--no-trace",
+        "--async",
         "--log-level",
         "INFO",
         "--no-plots",
@@ -169,3 +171,16 @@ def test_allocation_windows_match_the_documented_sizes() -> None:
 def test_allocation_window_rejects_an_out_of_range_precision() -> None:
     with pytest.raises(UserError, match="precision: must be from -10 to 10, got 12"):
         allocation_window(12)
+
+
+def test_async_on_the_command_line_and_in_invoke_sets_the_option() -> None:
+    from fixingahole.cli import _overrides, build_parser
+    from fixingahole.tasks import profile
+
+    def parsed(*flags: str) -> object:
+        args = build_parser().parse_args(["profile", "x.py", *flags])
+        args.script_args = ()
+        return _overrides(args)["async_profile"]
+
+    assert (parsed(), parsed("--async"), parsed("--no-async")) == (None, True, False)
+    assert any("async" in arg.names for arg in profile.get_arguments())  # invoke: --async

@@ -2,7 +2,8 @@
 
 Driven by environment variables the runner sets:
 
-- FIXINGAHOLE_SCRIPT: the script's absolute path, as Scalene compiles it.
+- FIXINGAHOLE_SCRIPT: the script's absolute path, as Scalene compiles it (a notebook's code runs
+  under FIXINGAHOLE_NOTEBOOK_FILENAME instead; either name marks the start).
 - FIXINGAHOLE_STARTED: a file created when the script's first line is about to run, so that the
   runner can tell a failure of Scalene's start-up from one of the script.
 - FIXINGAHOLE_PATH_FIRST: the folder the script's imports search first (a notebook's folder); by
@@ -33,10 +34,11 @@ def install(loaded_at_start: frozenset[str]) -> None:
     _start_scalene_clean()
     marker = os.environ.get("FIXINGAHOLE_STARTED")
     first = os.environ.get("FIXINGAHOLE_PATH_FIRST") or os.path.dirname(script)
+    names = {script, os.environ.get("FIXINGAHOLE_NOTEBOOK_FILENAME") or script}
     started = []
 
     def hook(event: str, args: tuple) -> None:
-        if event != "exec" or started or getattr(args[0], "co_filename", None) != script:
+        if event != "exec" or started or getattr(args[0], "co_filename", None) not in names:
             return
         started.append(True)
         for name in ("FIXINGAHOLE_SCRIPT", "FIXINGAHOLE_STARTED", "FIXINGAHOLE_PATH_FIRST"):

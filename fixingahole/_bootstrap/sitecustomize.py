@@ -9,6 +9,11 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
   it, before Scalene starts sampling, its code is given the name FIXINGAHOLE_NOTEBOOK_FILENAME
   and, when FIXINGAHOLE_NOTEBOOK_CELLS is set, IPython's shell is started
   (`fixingahole._nbshim.prepare_shell`), so that none of that is profiled as the notebook's.
+- (always) Scalene's file rules run once per file (see `_file_rules_once_per_file`).
+- FIXINGAHOLE_PYTHON_STACKS: "1" keeps Scalene's call stacks to Python frames (see
+  `_NoNativeStacksForScalene`).
+- FIXINGAHOLE_EVENT_LOOP_MARK: a file made when an asyncio event loop first runs (see
+  `_mark_event_loop`).
 
 It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), keeps
 Scalene's `run` parser from reading a program argument after `---` as an
@@ -316,6 +321,109 @@ def _importer() -> str:
     return frame.f_globals.get("__name__", "") if frame is not None else ""
 
 
+class _NoNativeStacksForScalene:
+    """A meta path finder that refuses Scalene its native stack unwinder.
+
+    With --stacks, Scalene 2.4 also unwinds the native (C) stack in a signal handler at every
+    CPU sample, sends SIGPROF to every registered thread to unwind theirs, and stitches those to
+    the Python stack (`combined_stacks`, two thirds of its JSON). fixing-a-hole reads only the
+    Python `stacks`. Without `scalene._scalene_unwind` (a minimal install, to Scalene), Scalene
+    keeps collecting Python stacks and skips all of the native work.
+    """
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name == "scalene._scalene_unwind":
+            raise ImportError("fixing-a-hole reads Python call stacks only")
+        return None
+
+
+def _file_rules_once_per_file(tracing: ModuleType) -> None:
+    """Make Scalene decide once per file, not once per function, whether a file is profiled.
+
+    `ScaleneTracing.should_trace(file, function)` is cached per (file, function), and each miss
+    runs the file rules, which resolve the file's path and some 80 `sysconfig` paths. The stack
+    walk behind --stacks meets every function on every sampled stack: on code with many
+    functions that cost seconds (200 functions: 2.5 s of a 0.1 s script). The rules read only
+    the file name and the fixed options, so their answer per file is the same every time.
+    """
+    rules = getattr(tracing, "ScaleneTracing", None)
+    for name in ("_passes_exclusion_rules", "_should_trace_by_location"):
+        rule = getattr(rules, name, None)
+        if callable(rule):
+            setattr(rules, name, _once_per_file(rule))
+
+
+def _each(patches: list[Callable[[ModuleType], None]]) -> Callable[[ModuleType], None]:
+    """One patch of a module that applies several, in order."""
+
+    def patch(module: ModuleType) -> None:
+        for one in patches:
+            one(module)
+
+    return patch
+
+
+def _file_rules_before_sampling(profiler: ModuleType) -> None:
+    """Answer `should_trace` for the frames of Scalene's own start-up before it starts sampling.
+
+    The stack walk behind --stacks meets them at the first sample (the interpreter's, runpy's,
+    Scalene's), and deciding for a file the first time takes tens of milliseconds on a busy
+    machine: taken then, that time lands inside the script's.
+    """
+    scalene = getattr(profiler, "Scalene", None)
+    start = getattr(scalene, "start", None)
+    should_trace = getattr(scalene, "_should_trace", None)
+    if not (callable(start) and callable(should_trace)):
+        return
+
+    def start_after_deciding() -> None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            with contextlib.suppress(Exception):
+                should_trace(frame.f_code.co_filename, frame.f_code.co_name)
+            frame = frame.f_back
+        start()
+
+    scalene.start = staticmethod(start_after_deciding)
+
+
+def _once_per_file(rule: Callable[[object, str], bool]) -> Callable[[object, str], bool]:
+    answers: dict[tuple[int, str], bool] = {}
+
+    def once(self: object, filename: str) -> bool:
+        key = (id(self), filename)
+        if key not in answers:
+            answers[key] = rule(self, filename)
+        return answers[key]
+
+    return once
+
+
+def _mark_event_loop(mark: str) -> Callable[[ModuleType], None]:
+    """A patch of `asyncio.events` that makes the file `mark` when an event loop first runs.
+
+    Every loop of the standard library announces itself through `events._set_running_loop`
+    when it starts; the patch answers once and puts the original back, so no frame of ours is
+    on the stack while the loop runs.
+    """
+
+    def patch(events: ModuleType) -> None:
+        set_running_loop = events._set_running_loop
+
+        def _set_running_loop(loop: object) -> None:
+            if loop is not None:
+                events._set_running_loop = set_running_loop
+                with contextlib.suppress(OSError):
+                    os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o644))
+            set_running_loop(loop)
+
+        events._set_running_loop = _set_running_loop
+
+    return patch
+
+
 def _install() -> None:
     import _fixingahole_import_waits
     import _fixingahole_script_start
@@ -336,11 +444,17 @@ def _install() -> None:
         patches["logging"] = lambda module: _capture_logging(log, module)
     if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
         patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
+    patches["scalene.scalene_tracing"] = _file_rules_once_per_file
+    before_sampling = [_file_rules_before_sampling]
     notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SCRIPT")
     if notebook_script:
-        patches["scalene.scalene_profiler"] = _notebook_before_sampling(
-            os.path.abspath(notebook_script)
-        )
+        before_sampling.append(_notebook_before_sampling(os.path.abspath(notebook_script)))
+    patches["scalene.scalene_profiler"] = _each(before_sampling)
+    event_loop_mark = os.environ.get("FIXINGAHOLE_EVENT_LOOP_MARK")
+    if event_loop_mark:
+        patches["asyncio.events"] = _mark_event_loop(event_loop_mark)
+    if os.environ.get("FIXINGAHOLE_PYTHON_STACKS") == "1":
+        sys.meta_path.insert(0, _NoNativeStacksForScalene())
     for name in [name for name in patches if name in sys.modules]:
         patches.pop(name)(sys.modules[name])
     if patches:

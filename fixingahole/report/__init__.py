@@ -33,6 +33,7 @@ class RunInfo:
     log_counts: Mapping[str, int] = field(default_factory=dict)  # level name -> records captured
     detailed: bool = False  # libraries were profiled too: group them by package
     trace: bool = True  # call stacks were collected: print the stack trace summary
+    unprofiled_event_loop: bool = False  # an asyncio event loop ran, profiled without --async
     error: str | None = None  # one line when status is not ok
     ignore: tuple[Path, ...] = ()  # absolute folders whose files are not reported
 

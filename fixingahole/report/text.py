@@ -28,6 +28,8 @@ PEAK_LINES = 5
 STACK_FUNCTIONS = 5
 STACK_PATHS = 5
 CELL_SOURCE_WIDTH = 44  # a cell's first line is cut to this many characters in the cell sections
+AWAIT_LINES = 5
+ASYNC_NOTE = "an asyncio event loop ran; await time not shown (add --async)"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 NO_SAMPLES = (
     "Scalene collected no samples.",
@@ -110,6 +112,7 @@ def render_report(
             _line_profile(view),
             _peak_lines(view),
             _leaks(view),
+            _await_lines(view),
             _stack_summary(view),
         ]
     return "\n\n".join("\n".join(part) for part in parts if part) + "\n"
@@ -438,6 +441,8 @@ def _closing(view: _View) -> list[str]:
     ]
     if run.status != "ok":
         rows.append(("Status:", _status(run).removeprefix("Status: ")))
+    if run.unprofiled_event_loop:
+        rows.append(("Async:", ASYNC_NOTE))
     return [HEAVY_RULE, *(f"{label:<22}{value}" for label, value in rows)]
 
 
@@ -696,6 +701,26 @@ def _leaks(view: _View) -> list[str]:
         unseen = "" if view.allocations_sampled else " (no allocation was sampled)"
         return [*_heading("Possible Memory Leaks"), f"  none detected{unseen}"]
     return [*_heading("Possible Memory Leaks"), *_ranked(rows, "<>>")]
+
+
+def _await_lines(view: _View) -> list[str]:
+    """The lines where tasks waited longest (Scalene --async): percent of the sampled time that
+    suspended tasks spent at each await, summed over the tasks."""
+    lines = [line for file in view.files for line in file.lines if line.await_percent >= 0.05]
+    lines.sort(key=lambda line: -line.await_percent)
+    locator = view.locator
+    rows = [
+        (
+            f"{i}.",
+            locator.location(line.file, line.lineno),
+            _percent(line.await_percent),
+            locator.source(line.file, line.lineno, line.source).strip(),
+        )
+        for i, line in enumerate(lines[:AWAIT_LINES], 1)
+    ]
+    if not rows:
+        return []
+    return [*_heading("Top Await Time by Line (tasks suspended there)"), *_ranked(rows, "><><")]
 
 
 # Stack Trace Summary
