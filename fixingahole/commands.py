@@ -28,11 +28,14 @@ class Where:
     root: Path | None = None
     output: Path | None = None
     ignore: tuple[str, ...] = ()
+    scheduler: str | None = None  # a Dask scheduler's address ("": run locally)
 
     def settings(self):
         from fixingahole.config import load_settings
 
-        return load_settings(root=self.root, output=self.output, ignore=self.ignore)
+        return load_settings(
+            root=self.root, output=self.output, ignore=self.ignore, scheduler=self.scheduler
+        )
 
 
 def profile(
@@ -95,12 +98,16 @@ def profile_all(
         fail_fast=fail_fast,
         dry_run=dry_run,
         top=top,
+        cluster=True,
     )
     if result is None:
         return 0
     if result.outcomes:
         print()
         print(summary_table(result))
+    for job, outcome in result.outcomes:
+        if outcome.status in ("lost", "refused"):  # no run folder: say why here
+            print(f"fixingahole: {job.entry.name}: {outcome.summary['error']}", file=sys.stderr)
     if result.interrupted:
         print("fixingahole: interrupted; the runs above were saved", file=sys.stderr)
     return result.exit_code
@@ -143,8 +150,10 @@ def _run_entries(
     dry_run: bool = False,
     top: int = 10,
     echo: bool = True,
+    cluster: bool = False,
 ):
-    """Plan and run the selected entries; None for a dry run (the plan is printed instead)."""
+    """Plan and run the selected entries (on the configured Dask scheduler with `cluster`); None
+    for a dry run (the plan is printed instead)."""
     from fixingahole.batch import plan, run_batch
     from fixingahole.manifest import load_manifest, select
     from fixingahole.profiling import profile_target
@@ -167,11 +176,12 @@ def _run_entries(
             )
         return None
 
-    def run_one(job):
+    def run_one(job, settings=settings, **extra):  # a Dask worker passes its own folder, stop
         return profile_target(
             job.entry.path,
             job.entry.options,
             settings,
+            **extra,
             command=commands[job.entry.name],
             entry=job.entry.name,
             tags=job.entry.tags,
@@ -180,7 +190,12 @@ def _run_entries(
         )
 
     return run_batch(
-        jobs, settings, run_one, fail_fast=fail_fast, estimates=_estimates(settings, entries)
+        jobs,
+        settings,
+        run_one,
+        fail_fast=fail_fast,
+        estimates=_estimates(settings, entries),
+        scheduler=settings.scheduler if cluster else None,
     )
 
 
@@ -272,6 +287,10 @@ def list_runs(
         for r in runs.itertuples()
     ]
     headers = ["entry", "run id", "UTC time", "status", "wall s", "peak MB", "commit"]
+    if runs["host"].nunique() > 1:  # runs from a cluster: say where each ran
+        headers.append("host")
+        for row, host in zip(rows, runs["host"], strict=True):
+            row.append(host if _known(host) else "")
     print(tabulate(rows, headers=headers, disable_numparse=True))
     return 0
 

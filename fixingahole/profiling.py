@@ -42,8 +42,10 @@ def profile_target(
     tags: tuple[str, ...] = (),
     echo: bool = True,
     top: int = 10,
+    stop: threading.Event | None = None,
 ) -> RunOutcome:
-    """Profile one script or notebook under Scalene and keep everything in a new run folder."""
+    """Profile one script or notebook under Scalene and keep everything in a new run folder;
+    setting `stop` (from another thread) stops the run as Ctrl-C would."""
     from fixingahole.profile import Profile, load_profile
     from fixingahole.provenance import content_hash, environment, git_info
     from fixingahole.report import RunInfo
@@ -94,6 +96,7 @@ def profile_target(
         live=options.live,
         on_snapshot=_live_printer(locator) if options.live else None,
         echo=echo,
+        stop=stop,
     )
     _import_in_background("fixingahole.store")
     result = run_scalene(request)

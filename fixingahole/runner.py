@@ -56,6 +56,9 @@ class ScaleneRequest:
     live: float | None = None  # seconds between live snapshots (--profile-interval)
     on_snapshot: Callable[[Path], None] | None = None  # called with json_path every `live` seconds
     echo: bool = True  # tee the script's stdout/stderr to ours
+    # set from another thread to stop the run as Ctrl-C would (a Dask worker's runs: signals
+    # reach only the main thread, and a batch's runs are stopped by its client)
+    stop: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,7 @@ def _run_child(
             )
             if request.live is not None and request.on_snapshot is not None:
                 _start_snapshots(request.live, request.on_snapshot, request.json_path, waiter.done)
-            stopped_by = _wait(waiter, received, started, request.timeout)
+            stopped_by = _wait(waiter, received, started, request.timeout, request.stop)
         except BaseException:
             _end_group(child.pid, waiter.done, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
             raise
@@ -338,14 +341,21 @@ def _stop_signals() -> Iterator[list[str]]:
 
 
 def _wait(
-    waiter: _Waiter, received: list[str], started: float, timeout: float | None
+    waiter: _Waiter,
+    received: list[str],
+    started: float,
+    timeout: float | None,
+    stop: threading.Event | None = None,
 ) -> str | None:
-    """Wait until the child exits (None), a stop signal arrives (its name) or time runs out."""
+    """Wait until the child exits (None), a stop signal or `stop` arrives (its name) or time runs
+    out."""
     deadline = None if timeout is None else started + timeout
     try:
         while not waiter.done.wait(0.1):
             if received:
                 return received[0]
+            if stop is not None and stop.is_set():
+                return "stopped by the batch's client"
             if deadline is not None and time.perf_counter() >= deadline:
                 return "timeout"
     except KeyboardInterrupt:

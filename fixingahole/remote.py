@@ -1,0 +1,227 @@
+"""One run of a batch on a Dask worker: check that the code is the client's, take the host's
+profiling lock, profile, and send the run folder back as bytes.
+
+The lock is an `flock` on one file in the host's temporary folder, so that all worker processes
+of a host share it, however many there are, and the kernel releases it when its holder dies. The
+holder writes the folder its run works in beside the lock and removes that record when it is
+done; a holder that finds a record left (its predecessor died in the middle of a profile) first
+ends the processes still working in that folder, so an orphaned profile never overlaps the next.
+
+Runs on the worker, so it imports `distributed` (the worker has it) but never the client's code.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import shutil
+import signal
+import socket
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout, suppress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from fixingahole.config import Settings
+from fixingahole.profiling import RunOutcome
+
+LOCK_FILE = "fixingahole-profile.lock"
+POLL_S = 0.05  # how often a run waiting for the host's lock looks again, and for a stop
+MAX_ATTEMPTS = 2  # a run whose worker dies is retried once, then reported lost
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The code the client means for an entry: its path, content hash and git commit."""
+
+    path: Path
+    code_hash: str
+    commit: str | None
+
+
+@dataclass(frozen=True)
+class BatchNames:
+    """The names of one batch's cluster-wide objects (a stop event, an attempt count per run)."""
+
+    token: str
+
+    @property
+    def stop(self) -> str:
+        return f"fixingahole-{self.token}-stop"
+
+    def attempts(self, index: int) -> str:
+        return f"fixingahole-{self.token}-attempts-{index}"
+
+
+@dataclass(frozen=True)
+class RemoteRun:
+    """What a worker sends back for one run."""
+
+    host: str
+    status: str  # the run's status, or "refused" (other code) or "lost" (its workers died)
+    error: str | None = None
+    exit_code: int | None = None
+    summary: dict = field(default_factory=dict)
+    archive: bytes = b""  # the run folder as a tar.gz; empty when no run was made
+
+
+class Stopped(Exception):
+    """The client stopped the batch before this run took the host's lock."""
+
+
+def profile_on_worker(
+    run_one: Callable[..., RunOutcome],
+    job: object,
+    settings: Settings,
+    check: CodeCheck,
+    names: BatchNames,
+    index: int,
+) -> RemoteRun:
+    """Profile `job` on this worker with `run_one` (the client's single-profile function)."""
+    host = socket.gethostname()
+    attempt = _count_attempt(names.attempts(index))
+    if attempt > MAX_ATTEMPTS:
+        error = f"lost: the workers running it died {MAX_ATTEMPTS} times (last on {host})"
+        return RemoteRun(host, "lost", error)
+    refusal = refuse_other_code(check, host)
+    if refusal:
+        return RemoteRun(host, "refused", refusal)
+    stop = threading.Event()
+    with _watch_stop(names.stop, stop):
+        try:
+            with host_lock(stop) as work, _quiet():
+                outcome = run_one(job, settings=replace(settings, output=work), stop=stop)
+        except Stopped:
+            return RemoteRun(host, "interrupted", "stopped before it started")
+    try:
+        archive = _archive(outcome.run_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    error = outcome.summary.get("error")
+    return RemoteRun(host, outcome.status, error, outcome.exit_code, outcome.summary, archive)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep the run's echo (the script's output, its summary) off the worker's terminal: it is
+    all in the run folder, which goes back to the client."""
+    with open(os.devnull, "w", encoding="utf-8") as sink, redirect_stdout(sink):
+        yield
+
+
+def refuse_other_code(check: CodeCheck, host: str) -> str | None:
+    """Why this host must not profile the entry (its file or commit differs), or None."""
+    from fixingahole.errors import UserError
+    from fixingahole.provenance import content_hash, git_info
+
+    try:
+        here = content_hash(check.path)
+    except UserError:
+        return (
+            f"refused on {host}: {check.path} is missing there; "
+            "put the same code at the same path on every worker"
+        )
+    if here != check.code_hash:
+        return (
+            f"refused on {host}: {check.path} differs from the client's "
+            f"({here[:15]} there, {check.code_hash[:15]} here); "
+            "put the same code at the same path on every worker"
+        )
+    commit = (git_info(check.path) or {}).get("commit")
+    if commit != check.commit:
+        return (
+            f"refused on {host}: the code is at commit {_short(commit)} there and "
+            f"{_short(check.commit)} here; check out the same commit on every worker"
+        )
+    return None
+
+
+def _short(commit: str | None) -> str:
+    return commit[:10] if commit else "none (not in git)"
+
+
+def _count_attempt(name: str) -> int:
+    """Count this attempt at a run (the client set its counter to 0); return its number."""
+    from distributed import Variable
+
+    counter = Variable(name)
+    attempt = int(counter.get()) + 1
+    counter.set(attempt)
+    return attempt
+
+
+@contextmanager
+def _watch_stop(name: str, stop: threading.Event) -> Iterator[None]:
+    """Set `stop` when the client sets the batch's stop event, while the block runs."""
+    from distributed import Event
+
+    event = Event(name)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            with suppress(Exception):  # the scheduler gone: the run goes on to its end
+                if event.wait(timeout=0.5):
+                    stop.set()
+                    return
+
+    watcher = threading.Thread(target=watch, name="fixingahole-stop-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
+@contextmanager
+def host_lock(stop: threading.Event) -> Iterator[Path]:
+    """Hold the host's profiling lock; yield a new work folder (the caller removes it)."""
+    lock_path = Path(tempfile.gettempdir()) / LOCK_FILE
+    record = lock_path.with_name(f"{LOCK_FILE}.holder")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if stop.wait(POLL_S):
+                    raise Stopped from None
+        end_orphans(record)
+        work = Path(tempfile.mkdtemp(prefix="fixingahole-run-"))
+        record.write_text(str(work), encoding="utf-8")
+        try:
+            yield work
+        finally:
+            record.unlink(missing_ok=True)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def end_orphans(record: Path) -> None:
+    """End the processes of a dead holder's run (named by `record`), and remove its folder."""
+    try:
+        folder = record.read_text(encoding="utf-8").strip()
+    except OSError:
+        return
+    import psutil  # distributed's own dependency
+
+    if folder:
+        for process in psutil.process_iter(["cmdline"]):
+            if any(folder in part for part in process.info["cmdline"] or ()):
+                with suppress(OSError):
+                    os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+    record.unlink(missing_ok=True)
+
+
+def _archive(run_dir: Path) -> bytes:
+    """The run folder as tar.gz bytes (fast compression: profile.json compresses well)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
+        tar.add(run_dir, arcname=".")
+    return buffer.getvalue()
