@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 import sys
 import tarfile
 import time
@@ -33,11 +34,12 @@ from fixingahole.errors import UserError
 from fixingahole.profiling import RUN_STAMP, RunOutcome, _add_to_store, new_run_dir
 from fixingahole.remote import BatchNames, CodeCheck, RemoteRun, profile_on_worker
 
-CONNECT_TIMEOUT_S = 5.0  # reaching the scheduler
+CONNECT_TIMEOUT_S = 3.0  # reaching the scheduler
 WORKERS_TIMEOUT_S = 10.0  # for the first worker to be there
 POLL_S = 1.0  # how often the client looks for new workers while runs are in flight
 STOP_WAIT_S = 15.0  # how long stopped runs get to come back (Scalene writes a partial profile)
 EXTRA = "fixingahole[dask]"
+SOCKET_SCHEMES = ("tcp", "tls", "ws", "wss")  # addresses a plain TCP connect can probe
 
 
 def run_on_cluster(
@@ -66,12 +68,13 @@ def connect(address: str) -> Any:
         raise UserError(
             f"--scheduler needs Dask's distributed scheduler: pip install '{EXTRA}'"
         ) from None
+    _check_address(address)
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-    except (OSError, TimeoutError, asyncio.TimeoutError, ValueError, TypeError) as exc:
+    except Exception as exc:  # something else listens there, or it hung up
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(
-            f"cannot reach the Dask scheduler at {address} ({reason}); start it with "
+            f"cannot talk to a Dask scheduler at {address} ({reason}); start one with "
             "`dask scheduler`, or check the address"
         ) from None
     try:
@@ -83,6 +86,29 @@ def connect(address: str) -> Any:
             f"start one on each machine with `dask worker {address}`"
         ) from None
     return client
+
+
+def _check_address(address: str) -> None:
+    """Refuse an address Dask cannot parse or nothing listens at, before a client is made."""
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        host, port = parse_host_port(location) if scheme in SOCKET_SCHEMES else (None, None)
+    except (ValueError, TypeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise UserError(f"--scheduler {address!r}: {reason}; give tcp://HOST:PORT") from None
+    if host is None:
+        return
+    try:  # a refused or unroutable address fails here at once, not after Dask's retries
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UserError(
+            f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); start it "
+            "with `dask scheduler`, or check the address"
+        ) from None
 
 
 class _Dispatch:

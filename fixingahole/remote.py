@@ -22,7 +22,7 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout, suppress
+from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -109,7 +109,11 @@ def profile_on_worker(
 def _quiet() -> Iterator[None]:
     """Keep the run's echo (the script's output, its summary) off the worker's terminal: it is
     all in the run folder, which goes back to the client."""
-    with open(os.devnull, "w", encoding="utf-8") as sink, redirect_stdout(sink):
+    with (
+        open(os.devnull, "w", encoding="utf-8") as sink,
+        redirect_stdout(sink),
+        redirect_stderr(sink),
+    ):
         yield
 
 
