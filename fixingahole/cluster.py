@@ -37,6 +37,7 @@ from fixingahole.remote import BatchNames, CodeCheck, RemoteRun, profile_on_work
 CONNECT_TIMEOUT_S = 3.0  # reaching the scheduler
 WORKERS_TIMEOUT_S = 10.0  # for the first worker to be there
 POLL_S = 1.0  # how often the client looks for new workers while runs are in flight
+LANE = 2  # runs in flight per host: one profiling, the next waiting for the host's lock
 STOP_WAIT_S = 15.0  # how long stopped runs get to come back (Scalene writes a partial profile)
 EXTRA = "fixingahole[dask]"
 SOCKET_SCHEMES = ("tcp", "tls", "ws", "wss")  # addresses a plain TCP connect can probe
@@ -55,7 +56,7 @@ def run_on_cluster(
     client = connect(address)
     try:
         with client.as_current():  # what distributed.wait and the batch's objects talk to
-            return _Dispatch(client, address, jobs, settings, run_one, progress, fail_fast).run()
+            return _Dispatch(client, jobs, settings, run_one, progress, fail_fast).run()
     finally:
         client.close(timeout=5)
 
@@ -112,11 +113,14 @@ def _check_address(address: str) -> None:
 
 
 class _Dispatch:
-    """One batch on one client: what is pending, what runs where, and what came back."""
+    """One batch on one client: what is pending, what each host runs, and what came back.
 
-    def __init__(self, client, address, jobs, settings, run_one, progress, fail_fast):
+    Each host has a lane of at most `LANE` runs in flight, in plan order: the first profiles,
+    the next waits for the host's lock, so a host never idles while a result travels back.
+    """
+
+    def __init__(self, client, jobs, settings, run_one, progress, fail_fast):
         self.client = client
-        self.address = address
         self.settings = settings
         self.run_one = run_one
         self.progress = progress
@@ -124,6 +128,8 @@ class _Dispatch:
         self.names = BatchNames(uuid.uuid4().hex[:12])
         self.pending = deque(enumerate(jobs))
         self.busy: dict[Any, tuple[int, Job, str]] = {}  # future -> (index, job, host)
+        self.lanes: dict[str, deque] = {}  # host -> its futures in flight, in plan order
+        self.announced: set[Any] = set()
         self.checks = {job.entry.name: code_check(job.entry.path) for job in jobs}
         self.result = BatchResult(remote=True)
         self.submitted: list[int] = []
@@ -141,23 +147,32 @@ class _Dispatch:
         return self.result
 
     def _dispatch(self) -> None:
-        """Give each host without a run of this batch the next pending job."""
+        """Fill each host's lane with the next pending jobs."""
         if self.result.interrupted or (self.fail_fast and _any_failed(self.result)):
             self.pending.clear()
             return
-        taken = {host for _, _, host in self.busy.values()}
-        for host in sorted(self._hosts() - taken):
-            if not self.pending:
-                return
-            index, job = self.pending.popleft()
-            self.busy[self._submit(index, job, host)] = (index, job, host)
+        for host in sorted(self._hosts()):
+            lane = self.lanes.setdefault(host, deque())
+            while self.pending and len(lane) < LANE:
+                index, job = self.pending.popleft()
+                after = self.busy[lane[-1]][0] if lane else None
+                future = self._submit(index, job, host, after)
+                self.busy[future] = (index, job, host)
+                lane.append(future)
+            self._announce(lane)
+
+    def _announce(self, lane: deque) -> None:
+        """Print the progress line of the run now profiling at the head of a lane."""
+        if lane and lane[0] not in self.announced:
+            self.announced.add(lane[0])
+            index, job, host = self.busy[lane[0]]
             self.progress.starting(index, job, host=host)
 
     def _hosts(self) -> set[str]:
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
         return {info["host"] for info in workers.values()}
 
-    def _submit(self, index: int, job: Job, host: str):
+    def _submit(self, index: int, job: Job, host: str, after: int | None):
         from distributed import Variable
 
         Variable(self.names.attempts(index), client=self.client).set(0)
@@ -170,6 +185,7 @@ class _Dispatch:
             self.checks[job.entry.name],
             self.names,
             index,
+            after,
             key=f"fixingahole-{self.names.token}-{index}",
             workers=[host],
             allow_other_workers=True,  # its host gone: any other worker
@@ -191,12 +207,17 @@ class _Dispatch:
 
     def _collect(self, future) -> None:
         _, job, host = self.busy.pop(future)
+        lane = self.lanes[host]
+        lane.remove(future)
         try:
             remote = future.result()
         except UserError:
             raise
         except Exception as exc:  # KilledWorker, a cancelled or erred task
             remote = RemoteRun(host, "lost", f"lost on {host}: {type(exc).__name__}: {exc}")
+        self._announce(lane)
+        if remote.status == "cancelled":  # stopped while it waited: it never ran
+            return
         outcome = land(remote, self.settings)
         self.progress.finished(job, outcome)
         self.result.outcomes.append((job, outcome))

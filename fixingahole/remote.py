@@ -30,7 +30,7 @@ from fixingahole.config import Settings
 from fixingahole.profiling import RunOutcome
 
 LOCK_FILE = "fixingahole-profile.lock"
-POLL_S = 0.05  # how often a run waiting for the host's lock looks again, and for a stop
+POLL_S = 0.01  # how often a run waiting for the host's lock looks again, and for a stop
 MAX_ATTEMPTS = 2  # a run whose worker dies is retried once, then reported lost
 
 
@@ -56,13 +56,19 @@ class BatchNames:
     def attempts(self, index: int) -> str:
         return f"fixingahole-{self.token}-attempts-{index}"
 
+    def turn(self, index: int) -> str:
+        """Set once run `index` holds its host's lock or is over: the next may try for it."""
+        return f"fixingahole-{self.token}-turn-{index}"
+
 
 @dataclass(frozen=True)
 class RemoteRun:
     """What a worker sends back for one run."""
 
     host: str
-    status: str  # the run's status, or "refused" (other code) or "lost" (its workers died)
+    # the run's status, or "refused" (other code), "lost" (its workers died) or "cancelled"
+    # (stopped while it waited for the host's lock: it never ran)
+    status: str
     error: str | None = None
     exit_code: int | None = None
     summary: dict = field(default_factory=dict)
@@ -80,8 +86,20 @@ def profile_on_worker(
     check: CodeCheck,
     names: BatchNames,
     index: int,
+    after: int | None = None,
 ) -> RemoteRun:
-    """Profile `job` on this worker with `run_one` (the client's single-profile function)."""
+    """Profile `job` on this worker with `run_one` (the client's single-profile function), after
+    run `after` of the batch has taken the host's lock."""
+    from distributed import Event
+
+    turn = Event(names.turn(index))
+    try:
+        return _profile(run_one, job, settings, check, names, index, after, turn)
+    finally:
+        turn.set()
+
+
+def _profile(run_one, job, settings, check, names, index, after, turn) -> RemoteRun:
     host = socket.gethostname()
     attempt = _count_attempt(names.attempts(index))
     if attempt > MAX_ATTEMPTS:
@@ -93,10 +111,13 @@ def profile_on_worker(
     stop = threading.Event()
     with _watch_stop(names.stop, stop):
         try:
+            if after is not None:
+                _wait_for_turn(names.turn(after), stop)
             with host_lock(stop) as work, _quiet():
+                turn.set()
                 outcome = run_one(job, settings=replace(settings, output=work), stop=stop)
         except Stopped:
-            return RemoteRun(host, "interrupted", "stopped before it started")
+            return RemoteRun(host, "cancelled", "stopped before it started")
     try:
         archive = _archive(outcome.run_dir)
     finally:
@@ -156,6 +177,18 @@ def _count_attempt(name: str) -> int:
     attempt = int(counter.get()) + 1
     counter.set(attempt)
     return attempt
+
+
+def _wait_for_turn(name: str, stop: threading.Event) -> None:
+    """Wait until the batch's run before this one on the host has its turn, or `stop`."""
+    from distributed import Event
+
+    previous = Event(name)
+    while not previous.wait(timeout=0.2):
+        if stop.is_set():
+            raise Stopped
+    if stop.is_set():
+        raise Stopped
 
 
 @contextmanager
