@@ -1,0 +1,101 @@
+"""Cluster cost: `profile-all --scheduler` on a two-worker local Dask cluster against the same
+batch run locally (issue 17: the scheduling overhead, at most 3%).
+
+A temp code base with 3 entries in a profiles.toml, each a CPU-bound pure-Python script of about
+1 s, repeated 3 times (9 runs a batch). One `distributed.LocalCluster` of two worker processes
+(one thread each) on 127.0.0.1 serves every round. A is `python -m fixingahole profile-all
+--scheduler ADDRESS`; B is `python -m fixingahole profile-all --scheduler ''` (local). A and B
+alternate (A B, B A, ...); each is timed from start to exit, stdin closed, output discarded.
+Figure: the median of the per-round ratios A / B. Budget: at most 1.03.
+
+The client's fixed costs (importing distributed, connecting) are in A's time; on one host the
+runs go one at a time either way, so the ratio is what the cluster adds. One untimed batch of
+each goes first: a worker's first run imports fixing-a-hole and Scalene's modules, once for the
+worker's life.
+
+    python benchmarks/bench_cluster.py            # 5 rounds: ~5 minutes
+    python benchmarks/bench_cluster.py --quick    # 1 round of 3 short runs
+
+Last line: `cluster_ratio=1.01 cluster_added_s=0.2`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import FIXINGAHOLE, figure_line, paired, run_timed, spread, steps_for, write_workload
+
+ENTRIES = ("alpha", "beta", "gamma")
+
+
+def setup(root: Path, seconds: float, repeat: int) -> None:
+    """Scripts and a manifest under `root`."""
+    steps = steps_for(seconds)
+    manifest = ["[defaults]", 'mode = "cpu"', f"repeat = {repeat}", ""]
+    for number, name in enumerate(ENTRIES):
+        script = write_workload(root, f"{name}.py")
+        args = [str(int(steps * (0.8 + 0.2 * number)))]
+        manifest += [f"[profiles.{name}]", f'path = "{script.name}"', f"args = {json.dumps(args)}"]
+    (root / "profiles.toml").write_text("\n".join(manifest), encoding="utf-8")
+    (root / "pyproject.toml").write_text('[project]\nname = "bench"\n', encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 round of short runs")
+    args = parser.parse_args(argv)
+    seconds, repeat, rounds = (0.3, 1, 1) if args.quick else (1.0, 3, 5)
+    from distributed import LocalCluster
+
+    with (
+        tempfile.TemporaryDirectory(prefix="fixingahole-cluster-") as folder,
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=40,
+        ) as cluster,
+    ):
+        root = Path(folder).resolve()
+        setup(root, seconds, repeat)
+        where = ["--root", str(root), "--output", str(root / "out")]
+        remote = [*FIXINGAHOLE, "profile-all", *where, "--scheduler", cluster.scheduler_address]
+        local = [*FIXINGAHOLE, "profile-all", *where, "--scheduler", ""]
+        print(f"A: {' '.join(remote)}")
+        print(f"B: {' '.join(local)}")
+        run_timed(remote, cwd=root)  # untimed: the workers' first run imports the profiler
+        run_timed(local, cwd=root)
+        a_times, b_times = [], []
+        for index in range(rounds):
+            sides = ["A", "B"] if index % 2 == 0 else ["B", "A"]
+            for side in sides:
+                if side == "A":
+                    a_times.append(run_timed(remote, cwd=root))
+                else:
+                    b_times.append(run_timed(local, cwd=root))
+            print(
+                f"  {index + 1}/{rounds} cluster {a_times[-1]:.3f} s, local {b_times[-1]:.3f} s",
+                flush=True,
+            )
+        runs = len(list((root / "out").glob("*/*/summary.json")))
+    differences, ratios = paired(a_times, b_times)
+    per_batch = len(ENTRIES) * repeat
+    print(f"{per_batch} runs of ~{seconds:g} s a batch, {rounds} rounds, {runs} run folders")
+    print(f"cluster {spread(a_times)}; local {spread(b_times)}")
+    print(f"ratio {statistics.median(ratios):.4f} median ({min(ratios):.4f}-{max(ratios):.4f})")
+    print("budget: cluster_ratio <= 1.03")
+    figures = {"cluster_ratio": statistics.median(ratios)}
+    figures["cluster_added_s"] = statistics.median(differences)
+    print(figure_line(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
