@@ -32,7 +32,7 @@ from fixingahole.batch import BatchResult, Job, Progress
 from fixingahole.config import Settings
 from fixingahole.errors import UserError
 from fixingahole.profiling import RUN_STAMP, RunOutcome, _add_to_store, new_run_dir
-from fixingahole.remote import BatchNames, CodeCheck, RemoteRun, profile_on_worker
+from fixingahole.remote import CodeCheck, RemoteBatch, RemoteRun, profile_on_worker
 
 CONNECT_TIMEOUT_S = 3.0  # reaching the scheduler
 WORKERS_TIMEOUT_S = 10.0  # for the first worker to be there
@@ -125,7 +125,7 @@ class _Dispatch:
         self.run_one = run_one
         self.progress = progress
         self.fail_fast = fail_fast
-        self.names = BatchNames(uuid.uuid4().hex[:12])
+        self.batch = RemoteBatch(uuid.uuid4().hex[:12], settings, Path.cwd())
         self.pending = deque(enumerate(jobs))
         self.busy: dict[Any, tuple[int, Job, str]] = {}  # future -> (index, job, host)
         self.lanes: dict[str, deque] = {}  # host -> its futures in flight, in plan order
@@ -175,18 +175,17 @@ class _Dispatch:
     def _submit(self, index: int, job: Job, host: str, after: int | None):
         from distributed import Variable
 
-        Variable(self.names.attempts(index), client=self.client).set(0)
+        Variable(self.batch.attempts(index), client=self.client).set(0)
         self.submitted.append(index)
         return self.client.submit(
             profile_on_worker,
             self.run_one,
             job,
-            self.settings,
             self.checks[job.entry.name],
-            self.names,
+            self.batch,
             index,
             after,
-            key=f"fixingahole-{self.names.token}-{index}",
+            key=f"fixingahole-{self.batch.token}-{index}",
             workers=[host],
             allow_other_workers=True,  # its host gone: any other worker
             pure=False,
@@ -233,7 +232,7 @@ class _Dispatch:
         if not self.busy:
             return
         print("fixingahole: stopping the runs in progress...", file=sys.stderr, flush=True)
-        Event(self.names.stop, client=self.client).set()
+        Event(self.batch.stop, client=self.client).set()
         with suppress(TimeoutError, asyncio.TimeoutError, KeyboardInterrupt):
             wait(list(self.busy), timeout=STOP_WAIT_S)
         for future in list(self.busy):
@@ -249,10 +248,10 @@ class _Dispatch:
 
         try:
             if self.busy:
-                Event(self.names.stop, client=self.client).set()
+                Event(self.batch.stop, client=self.client).set()
                 self.client.cancel(list(self.busy))
             for index in self.submitted:
-                Variable(self.names.attempts(index), client=self.client).delete()
+                Variable(self.batch.attempts(index), client=self.client).delete()
         except Exception:  # the scheduler gone: nothing left to tidy there
             pass
 

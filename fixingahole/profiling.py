@@ -43,9 +43,11 @@ def profile_target(
     echo: bool = True,
     top: int = 10,
     stop: threading.Event | None = None,
+    workdir: Path | None = None,
 ) -> RunOutcome:
     """Profile one script or notebook under Scalene and keep everything in a new run folder;
-    setting `stop` (from another thread) stops the run as Ctrl-C would."""
+    setting `stop` (from another thread) stops the run as Ctrl-C would. A script without a `cwd`
+    option runs in `workdir` (default: the current directory; a Dask worker passes the client's)."""
     from fixingahole.profile import Profile, load_profile
     from fixingahole.provenance import content_hash, environment, git_info
     from fixingahole.report import RunInfo
@@ -65,7 +67,7 @@ def profile_target(
 
     cell_maps = {}
     script = target
-    cwd = options.cwd or Path.cwd()
+    cwd = options.cwd or workdir or Path.cwd()
     if kind == "notebook":
         from fixingahole.notebook import convert_notebook
 

@@ -44,10 +44,13 @@ class CodeCheck:
 
 
 @dataclass(frozen=True)
-class BatchNames:
-    """The names of one batch's cluster-wide objects (a stop event, an attempt count per run)."""
+class RemoteBatch:
+    """What every run of one batch shares: the client's settings and working directory, and the
+    names of the batch's cluster-wide objects (a stop event; an attempt count, a turn per run)."""
 
     token: str
+    settings: Settings
+    workdir: Path  # the client's current directory: where scripts without a `cwd` run
 
     @property
     def stop(self) -> str:
@@ -82,9 +85,8 @@ class Stopped(Exception):
 def profile_on_worker(
     run_one: Callable[..., RunOutcome],
     job: object,
-    settings: Settings,
     check: CodeCheck,
-    names: BatchNames,
+    batch: RemoteBatch,
     index: int,
     after: int | None = None,
 ) -> RemoteRun:
@@ -92,36 +94,36 @@ def profile_on_worker(
     run `after` of the batch has taken the host's lock."""
     from distributed import Event
 
-    turn = Event(names.turn(index))
+    turn = Event(batch.turn(index))
     try:
-        return _profile(run_one, job, settings, check, names, index, after, turn)
+        return _profile(run_one, job, check, batch, index, after, turn)
     finally:
         turn.set()
 
 
-def _profile(run_one, job, settings, check, names, index, after, turn) -> RemoteRun:
+def _profile(run_one, job, check, batch, index, after, turn) -> RemoteRun:
     host = socket.gethostname()
-    attempt = _count_attempt(names.attempts(index))
-    if attempt > MAX_ATTEMPTS:
+    if _count_attempt(batch.attempts(index)) > MAX_ATTEMPTS:
         error = f"lost: the workers running it died {MAX_ATTEMPTS} times (last on {host})"
         return RemoteRun(host, "lost", error)
     refusal = refuse_other_code(check, host)
     if refusal:
         return RemoteRun(host, "refused", refusal)
-    stop = threading.Event()
-    with _watch_stop(names.stop, stop):
-        try:
+    stop, work = threading.Event(), None
+    try:
+        with _watch_stop(batch.stop, stop):
             if after is not None:
-                _wait_for_turn(names.turn(after), stop)
+                _wait_for_turn(batch.turn(after), stop)
             with host_lock(stop) as work, _quiet():
                 turn.set()
-                outcome = run_one(job, settings=replace(settings, output=work), stop=stop)
-        except Stopped:
-            return RemoteRun(host, "cancelled", "stopped before it started")
-    try:
-        archive = _archive(outcome.run_dir)
+                settings = replace(batch.settings, output=work)
+                outcome = run_one(job, settings=settings, stop=stop, workdir=batch.workdir)
+        archive = _archive(outcome.run_dir)  # after the lock: the host's next run goes on
+    except Stopped:
+        return RemoteRun(host, "cancelled", "stopped before it started")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     error = outcome.summary.get("error")
     return RemoteRun(host, outcome.status, error, outcome.exit_code, outcome.summary, archive)
 

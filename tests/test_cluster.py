@@ -232,7 +232,8 @@ def local_cluster() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
-    manifest(tmp_path, {"a": SPIN.format(seconds=0.8), "b": SPIN.format(seconds=0.8)}, repeat=2)
+    where = "    import os\n    print('cwd', os.getcwd())\n"  # indented as SPIN, for dedent
+    manifest(tmp_path, {"a": SPIN.format(seconds=0.8) + where, "b": SPIN.format(seconds=0.8)}, 2)
     code, out, err = Batch(tmp_path, "--scheduler", local_cluster).finish()
     assert code == 0, err
     runs = stored(tmp_path)
@@ -243,6 +244,8 @@ def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
         folder = tmp_path / "performance" / run_id
         assert (folder / "summary.json").is_file() and (folder / "profile_results.txt").is_file()
     assert_serial_per_host(runs)
+    stdout = (tmp_path / "performance" / runs["run_id"].iloc[0] / "stdout.txt").read_text()
+    assert stdout.split() == ["cwd", str(tmp_path)], "run where the client runs, as locally"
     assert "[4/4] b (round 2/2) on 127.0.0.1" in err
     table = out[out.rindex("entry") :]
     assert table.split()[:3] == ["entry", "status", "host"] and "spin" in table
