@@ -205,7 +205,7 @@ class _Dispatch:
         return list(done)
 
     def _collect(self, future) -> None:
-        _, job, host = self.busy.pop(future)
+        index, job, host = self.busy.pop(future)
         lane = self.lanes[host]
         lane.remove(future)
         try:
@@ -214,9 +214,12 @@ class _Dispatch:
             raise
         except Exception as exc:  # KilledWorker, a cancelled or erred task
             remote = RemoteRun(host, "lost", f"lost on {host}: {type(exc).__name__}: {exc}")
-        self._announce(lane)
         if remote.status == "cancelled":  # stopped while it waited: it never ran
+            self._announce(lane)
             return
+        if future not in self.announced:  # it overtook the head (a run Dask redid): say so now
+            self.progress.starting(index, job, host=remote.host)
+        self._announce(lane)
         outcome = land(remote, self.settings)
         self.progress.finished(job, outcome)
         self.result.outcomes.append((job, outcome))

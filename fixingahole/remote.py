@@ -5,9 +5,11 @@ The lock is an `flock` on one file in the host's temporary folder, so that all w
 of a host share it, however many there are, and the kernel releases it when its holder dies. The
 holder writes the folder its run works in beside the lock and removes that record when it is
 done; a holder that finds a record left (its predecessor died in the middle of a profile) first
-ends the processes still working in that folder, so an orphaned profile never overlaps the next.
+ends the processes still working in that folder, so an orphaned profile never overlaps the next
+(a run given up as lost does the same when the lock is free, so no orphan outlives its batch).
 
-Runs on the worker, so it imports `distributed` (the worker has it) but never the client's code.
+The run gets the environment the worker was started with, not the one Dask's nanny adds for
+the worker process, and its output stays off the worker's terminal.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from fixingahole.config import Settings
 from fixingahole.profiling import RunOutcome
 
 LOCK_FILE = "fixingahole-profile.lock"
-POLL_S = 0.01  # how often a run waiting for the host's lock looks again, and for a stop
 MAX_ATTEMPTS = 2  # a run whose worker dies is retried once, then reported lost
+COUNTER_TIMEOUT_S = 10.0  # a run's attempt counter not there by then: its batch is over
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,11 @@ def profile_on_worker(
 
 def _profile(run_one, job, check, batch, index, after, turn) -> RemoteRun:
     host = socket.gethostname()
-    if _count_attempt(batch.attempts(index)) > MAX_ATTEMPTS:
+    attempt = _count_attempt(batch.attempts(index))
+    if attempt is None:  # the client is gone (a run Dask redid after the batch ended)
+        return RemoteRun(host, "cancelled", "its batch is over")
+    if attempt > MAX_ATTEMPTS:
+        end_orphans_if_free()
         error = f"lost: the workers running it died {MAX_ATTEMPTS} times (last on {host})"
         return RemoteRun(host, "lost", error)
     refusal = refuse_other_code(check, host)
@@ -114,7 +120,7 @@ def _profile(run_one, job, check, batch, index, after, turn) -> RemoteRun:
         with _watch_stop(batch.stop, stop):
             if after is not None:
                 _wait_for_turn(batch.turn(after), stop)
-            with host_lock(stop) as work, _quiet():
+            with host_lock(stop) as work, _quiet(), _environ_as_started():
                 turn.set()
                 settings = replace(batch.settings, output=work)
                 outcome = run_one(job, settings=settings, stop=stop, workdir=batch.workdir)
@@ -126,6 +132,40 @@ def _profile(run_one, job, check, batch, index, after, turn) -> RemoteRun:
             shutil.rmtree(work, ignore_errors=True)
     error = outcome.summary.get("error")
     return RemoteRun(host, outcome.status, error, outcome.exit_code, outcome.summary, archive)
+
+
+@contextmanager
+def _environ_as_started() -> Iterator[None]:
+    """Give the run the environment the worker was started with: a nanny sets Dask's
+    `distributed.nanny.pre-spawn-environ` (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...) for
+    its worker process, which would otherwise reach the profiled script and change what it does.
+    The nanny is the worker's parent; its environment is the user's."""
+    import dask
+    import psutil
+    from distributed import get_worker
+
+    keys = list(dask.config.get("distributed.nanny.pre-spawn-environ", None) or ())
+    try:
+        parent = psutil.Process(os.getppid()).environ() if get_worker().nanny else None
+    except (ValueError, psutil.Error):  # not in a worker, or the parent's is unreadable
+        parent = None
+    if not keys or parent is None:
+        yield
+        return
+    saved = {key: os.environ.get(key) for key in keys}
+    _set_environ({key: parent.get(key) for key in keys})
+    try:
+        yield
+    finally:
+        _set_environ(saved)
+
+
+def _set_environ(values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @contextmanager
@@ -171,12 +211,16 @@ def _short(commit: str | None) -> str:
     return commit[:10] if commit else "none (not in git)"
 
 
-def _count_attempt(name: str) -> int:
-    """Count this attempt at a run (the client set its counter to 0); return its number."""
+def _count_attempt(name: str) -> int | None:
+    """Count this attempt at a run (the client set its counter to 0); return its number, or
+    None when the counter is gone (the client dropped it at the batch's end)."""
     from distributed import Variable
 
     counter = Variable(name)
-    attempt = int(counter.get()) + 1
+    try:
+        attempt = int(counter.get(timeout=COUNTER_TIMEOUT_S)) + 1
+    except TimeoutError:
+        return None
     counter.set(attempt)
     return attempt
 
@@ -186,7 +230,7 @@ def _wait_for_turn(name: str, stop: threading.Event) -> None:
     from distributed import Event
 
     previous = Event(name)
-    while not previous.wait(timeout=0.2):
+    while not previous.wait(timeout=1.0):  # the scheduler answers when it is set
         if stop.is_set():
             raise Stopped
     if stop.is_set():
@@ -204,7 +248,7 @@ def _watch_stop(name: str, stop: threading.Event) -> Iterator[None]:
     def watch() -> None:
         while not done.is_set():
             with suppress(Exception):  # the scheduler gone: the run goes on to its end
-                if event.wait(timeout=0.5):
+                if event.wait(timeout=2.0):  # the scheduler answers when it is set
                     stop.set()
                     return
 
@@ -219,17 +263,12 @@ def _watch_stop(name: str, stop: threading.Event) -> Iterator[None]:
 @contextmanager
 def host_lock(stop: threading.Event) -> Iterator[Path]:
     """Hold the host's profiling lock; yield a new work folder (the caller removes it)."""
-    lock_path = Path(tempfile.gettempdir()) / LOCK_FILE
-    record = lock_path.with_name(f"{LOCK_FILE}.holder")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    record = _record_path()
+    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if stop.wait(POLL_S):
-                    raise Stopped from None
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the kernel wakes it; no polling beside a profile
+        if stop.is_set():  # stopped while it waited
+            raise Stopped
         end_orphans(record)
         work = Path(tempfile.mkdtemp(prefix="fixingahole-run-"))
         record.write_text(str(work), encoding="utf-8")
@@ -239,6 +278,26 @@ def host_lock(stop: threading.Event) -> Iterator[Path]:
             record.unlink(missing_ok=True)
     finally:
         os.close(fd)  # releases the lock
+
+
+def end_orphans_if_free() -> None:
+    """End a dead holder's run on this host unless a live one holds the lock (it has done so)."""
+    fd = os.open(_lock_path(), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        end_orphans(_record_path())
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _lock_path() -> Path:
+    return Path(tempfile.gettempdir()) / LOCK_FILE
+
+
+def _record_path() -> Path:
+    return _lock_path().with_name(f"{LOCK_FILE}.holder")
 
 
 def end_orphans(record: Path) -> None:

@@ -48,6 +48,7 @@ MARKED = """
         marks.write(f"end {{os.getpid()}}\\n")
 """
 
+DASK_ENVIRON = ("OMP_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")  # a nanny sets them for its worker
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("FIXINGAHOLE_")}
 
 
@@ -171,6 +172,20 @@ def test_without_dask_the_option_names_the_extra(tmp_path: Path):
     assert "pip install 'fixingahole[dask]'" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_invoke_profile_all_takes_the_scheduler(tmp_path: Path, monkeypatch, capsys):
+    from invoke import Program
+
+    from fixingahole.tasks import ns
+
+    manifest(tmp_path, {"a": SPIN.format(seconds=0.1)})
+    monkeypatch.chdir(tmp_path)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with pytest.raises(SystemExit) as exit_:
+        Program(namespace=ns, name="invoke").run(["invoke", "profile-all", "--scheduler", address])
+    assert exit_.value.code == 2
+    assert f"cannot reach the Dask scheduler at {address}" in capsys.readouterr().err
+
+
 def test_help_does_not_import_dask():
     code = (
         "import sys\nfrom fixingahole.cli import main\n"
@@ -232,8 +247,12 @@ def local_cluster() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
-    where = "    import os\n    print('cwd', os.getcwd())\n"  # indented as SPIN, for dedent
-    manifest(tmp_path, {"a": SPIN.format(seconds=0.8) + where, "b": SPIN.format(seconds=0.8)}, 2)
+    where = (  # indented as SPIN is, for dedent
+        "    import os\n"
+        "    print('cwd', os.getcwd())\n"
+        f"    print('env', [os.environ.get(k) for k in {DASK_ENVIRON}])\n"
+    )
+    manifest(tmp_path, {"a": SPIN.format(seconds=1.0) + where, "b": SPIN.format(seconds=1.0)}, 2)
     code, out, err = Batch(tmp_path, "--scheduler", local_cluster).finish()
     assert code == 0, err
     runs = stored(tmp_path)
@@ -245,7 +264,11 @@ def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
         assert (folder / "summary.json").is_file() and (folder / "profile_results.txt").is_file()
     assert_serial_per_host(runs)
     stdout = (tmp_path / "performance" / runs["run_id"].iloc[0] / "stdout.txt").read_text()
-    assert stdout.split() == ["cwd", str(tmp_path)], "run where the client runs, as locally"
+    cwd, env = stdout.splitlines()
+    assert cwd == f"cwd {tmp_path}", "run where the client runs, as locally"
+    assert env == f"env {[psutil.Process().environ().get(k) for k in DASK_ENVIRON]}", (
+        "the script sees the environment the worker was started with, not Dask's additions"
+    )
     assert "[4/4] b (round 2/2) on 127.0.0.1" in err
     table = out[out.rindex("entry") :]
     assert table.split()[:3] == ["entry", "status", "host"] and "spin" in table
@@ -254,10 +277,10 @@ def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
 
 @pytest.mark.slow
 def test_code_changed_under_the_batch_is_refused(tmp_path: Path, local_cluster: str):
-    manifest(tmp_path, {"first": SPIN.format(seconds=0.8), "second": SPIN.format(seconds=0.8)})
+    manifest(tmp_path, {"first": SPIN.format(seconds=1.0), "second": SPIN.format(seconds=1.0)})
     batch = Batch(tmp_path, "--scheduler", local_cluster)
     batch.wait_for("[1/2] first")
-    write(tmp_path / "second.py", SPIN.format(seconds=0.9))  # not what the client hashed
+    write(tmp_path / "second.py", SPIN.format(seconds=1.1))  # not what the client hashed
     code, out, err = batch.finish()
     assert code == 1
     assert list(stored(tmp_path)["entry"]) == ["first"]
@@ -281,6 +304,46 @@ def test_ctrl_c_stops_the_running_run_and_keeps_it(tmp_path: Path, local_cluster
     assert runs["wall_s"].iloc[0] < 15
     with pytest.raises(AssertionError):  # and nothing of it runs on
         scalene_running("long.py", timeout=0.5)
+
+
+def marked_pids(marks: Path, word: str) -> list[int]:
+    lines = (marks.read_text() if marks.exists() else "").splitlines()
+    return [int(line.split()[1]) for line in lines if line.startswith(f"{word} ")]
+
+
+def kill_worker_of_next_start(marks: Path, seen: int) -> int:
+    """Wait for start mark number `seen + 1`, kill the worker process running it; its pid."""
+    deadline = time.monotonic() + 60
+    while len(marked_pids(marks, "start")) <= seen:
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
+    pid = marked_pids(marks, "start")[seen]
+    psutil.Process(pid).parent().kill()  # Scalene's parent: the worker process
+    return pid
+
+
+@pytest.mark.slow
+def test_a_run_whose_workers_die_twice_is_lost_and_the_batch_goes_on(
+    tmp_path: Path, local_cluster: str
+):
+    marks = tmp_path / "marks.txt"
+    doomed = MARKED.format(marks=str(marks), seconds=20)
+    manifest(tmp_path, {"doomed": doomed, "after": SPIN.format(seconds=1.0)})
+    batch = Batch(tmp_path, "--scheduler", local_cluster)
+    first = kill_worker_of_next_start(marks, 0)
+    second = kill_worker_of_next_start(marks, 1)
+    code, out, err = batch.finish()
+    assert code == 1, err
+    runs = stored(tmp_path)
+    assert list(runs["entry"]) == ["after"] and list(runs["status"]) == ["ok"]
+    assert "fixingahole: doomed: lost: the workers running it died 2 times" in err
+    table = out[out.rindex("entry") :]
+    assert "doomed" in table and "lost" in table
+    deadline = time.monotonic() + 10  # both orphaned profiles were ended
+    while any(psutil.pid_exists(pid) for pid in (first, second)):
+        assert time.monotonic() < deadline, "an orphaned profile runs on"
+        time.sleep(0.1)
+    assert marked_pids(marks, "end") == []
 
 
 # -- `dask scheduler` and two `dask worker` processes, by their commands -------------------
@@ -321,10 +384,10 @@ def test_dask_cli_cluster_with_a_worker_killed_mid_profile(tmp_path: Path, dask_
     marks = tmp_path / "marks.txt"
     root = tmp_path / "proj ét"
     scripts = {
-        "a": SPIN.format(seconds=0.8),
-        "b": SPIN.format(seconds=0.8),
+        "a": SPIN.format(seconds=1.0),
+        "b": SPIN.format(seconds=1.0),
         "c": MARKED.format(marks=str(marks), seconds=2.5),
-        "d": SPIN.format(seconds=0.8),
+        "d": SPIN.format(seconds=1.0),
     }
     manifest(root, scripts)
     batch = Batch(root, "--scheduler", address)
@@ -340,7 +403,7 @@ def test_dask_cli_cluster_with_a_worker_killed_mid_profile(tmp_path: Path, dask_
     worker.kill()
     code, out, err = batch.finish()
 
-    assert code == 0, err
+    assert code == 0, out + err
     runs = stored(root)
     assert sorted(runs["entry"]) == ["a", "b", "c", "d"] and set(runs["status"]) == {"ok"}
     for run_id in runs["run_id"]:
