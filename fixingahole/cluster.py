@@ -1,10 +1,11 @@
 """Run a batch's runs on the workers of a Dask cluster, in plan order, one at a time per host.
 
-The client keeps one run in flight per host (in plan order, so repeats stay interleaved), asking
-Dask to place it on that host; the worker side (`remote.py`) also holds the host's lock, so two
-batches or a rescheduled run never overlap on one machine either. Each finished run folder comes
-back as bytes and is unpacked into the client's output folder and indexed in its store, as a
-local run would be; `summary.json` says on which host it ran.
+The client gives each host a lane of runs in plan order (so repeats stay interleaved), asking Dask
+to place them on that host; on the worker side (`remote.py`) each run waits for the one before it
+and takes the host's lock, so two runs, two batches or a rescheduled run never overlap on one
+machine. Each finished run folder comes back as bytes and is unpacked into the client's output
+folder and indexed in its store, as a local run would be; `summary.json` says on which host it
+ran.
 
 Faults: a run whose worker dies is rescheduled by Dask and counted by the worker side, which
 reports it `lost` after its second attempt; Ctrl-C stops the batch's running runs (they come back
@@ -129,6 +130,7 @@ class _Dispatch:
         self.pending = deque(enumerate(jobs))
         self.busy: dict[Any, tuple[int, Job, str]] = {}  # future -> (index, job, host)
         self.lanes: dict[str, deque] = {}  # host -> its futures in flight, in plan order
+        self.host_names: dict[str, str] = {}  # a worker's address -> its machine's name
         self.announced: set[Any] = set()
         self.checks = {job.entry.name: code_check(job.entry.path) for job in jobs}
         self.result = BatchResult(remote=True)
@@ -166,10 +168,17 @@ class _Dispatch:
         if lane and lane[0] not in self.announced:
             self.announced.add(lane[0])
             index, job, host = self.busy[lane[0]]
-            self.progress.starting(index, job, host=host)
+            self.progress.starting(index, job, host=self.host_names.get(host, host))
 
     def _hosts(self) -> set[str]:
+        """The addresses of the machines with workers now (learning the name of new ones)."""
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        new = {info["host"]: worker for worker, info in workers.items()}
+        new = {host: worker for host, worker in new.items() if host not in self.host_names}
+        if new:
+            with suppress(Exception):  # a worker gone meanwhile: shown by address
+                names = self.client.run(socket.gethostname, workers=list(new.values()))
+                self.host_names.update({host: names[worker] for host, worker in new.items()})
         return {info["host"] for info in workers.values()}
 
     def _submit(self, index: int, job: Job, host: str, after: int | None):

@@ -269,7 +269,7 @@ def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
     assert env == f"env {[psutil.Process().environ().get(k) for k in DASK_ENVIRON]}", (
         "the script sees the environment the worker was started with, not Dask's additions"
     )
-    assert "[4/4] b (round 2/2) on 127.0.0.1" in err
+    assert f"[4/4] b (round 2/2) on {socket.gethostname()}" in err
     table = out[out.rindex("entry") :]
     assert table.split()[:3] == ["entry", "status", "host"] and "spin" in table
     assert "Run folder: /tmp" not in out, "the worker's own folder is never shown"
