@@ -176,7 +176,7 @@ def _run_entries(
             )
         return None
 
-    def run_one(job, settings=settings, **extra):  # a Dask worker passes its own folder, stop
+    def run_one(job, settings=settings, **extra):  # a Dask worker: its folder, stop, workdir
         return profile_target(
             job.entry.path,
             job.entry.options,
