@@ -7,9 +7,9 @@ alternate; the median and range of the runs are reported next to `python -c pass
 interpreter's own start-up, which no command can go under). Budget: under 0.25 s each.
 
 A second check: after `import fixingahole.cli` and `build_parser()` in a fresh interpreter,
-none of pandas, pyarrow, nbconvert, nbformat, IPython, joblib, tabulate, jinja2, plotly or
-matplotlib is in sys.modules (they belong on the paths that use them). `python -X importtime`
-lists the slowest imports.
+none of pandas, pyarrow, nbconvert, nbformat, IPython, joblib, tabulate, jinja2, plotly,
+matplotlib, dask or distributed is in sys.modules (they belong on the paths that use them).
+`python -X importtime` lists the slowest imports.
 
     python benchmarks/bench_startup.py            # 15 runs of each
     python benchmarks/bench_startup.py --quick    # 5 runs of each
@@ -39,6 +39,7 @@ HEAVY = (
     "jinja2",
     "plotly",
     "matplotlib",
+    *("dask", "distributed"),  # only profile-all --scheduler (issue 17)
 )
 PROBE = """
 import json, sys

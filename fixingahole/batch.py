@@ -45,6 +45,7 @@ class BatchResult:
 
     outcomes: list[tuple[Job, RunOutcome]] = field(default_factory=list)
     interrupted: bool = False
+    remote: bool = False  # ran on a Dask cluster: the table says on which host
 
     @property
     def exit_code(self) -> int:
@@ -74,13 +75,19 @@ def run_batch(
     fail_fast: bool = False,
     estimates: dict[str, float] | None = None,
     out: TextIO | None = None,
+    scheduler: str | None = None,
 ) -> BatchResult:
-    """Run jobs serially through joblib; stop early on Ctrl-C, or on a failure with fail_fast.
-    Each run's line goes to `out` (standard output by default)."""
+    """Run jobs serially through joblib, or on the Dask cluster at `scheduler` (one at a time per
+    host); stop early on Ctrl-C, or on a failure with fail_fast. Each run's line goes to `out`
+    (standard output by default)."""
     from joblib import Parallel, delayed
 
-    result = BatchResult()
     progress = Progress(jobs, estimates or {}, out=out)
+    if scheduler:
+        from fixingahole.cluster import run_on_cluster
+
+        return run_on_cluster(scheduler, jobs, settings, run_one, progress, fail_fast=fail_fast)
+    result = BatchResult()
 
     def run(index: int, job: Job) -> None:
         if result.interrupted or (fail_fast and _any_failed(result)):
@@ -131,11 +138,12 @@ class Progress:
         self.heap_column = any(job.entry.options.mode == "memory" for job in jobs)
         self.showing = False  # a status line is on the terminal, to be cleared
 
-    def starting(self, index: int, job: Job) -> None:
+    def starting(self, index: int, job: Job, host: str | None = None) -> None:
         elapsed = time.perf_counter() - self.start
         remaining = self._remaining(index)
         eta = f", about {_clock(remaining)} left" if remaining is not None else ""
         rounds = f" (round {job.round}/{job.rounds})" if job.rounds > 1 else ""
+        rounds += f" on {host}" if host else ""
         text = (
             f"[{index + 1}/{len(self.jobs)}] {job.entry.name}{rounds}: "
             f"{_clock(elapsed)} elapsed{eta}"
@@ -229,6 +237,8 @@ def summary_table(result: BatchResult) -> str:
                 outcome.run_id,
             ]
         )
+        if result.remote:
+            rows[-1].insert(2, (s.get("environment") or {}).get("host") or "-")
     headers = [
         "entry",
         "status",
@@ -240,6 +250,8 @@ def summary_table(result: BatchResult) -> str:
         "top function",
         "run id",
     ]
+    if result.remote:
+        headers.insert(2, "host")
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 

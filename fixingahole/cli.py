@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--fail-fast", action="store_true", help="stop at the first failing run")
     batch.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the workers of this Dask scheduler (tcp://HOST:PORT), one profile at a time "
+        "per host; '' runs locally (default: configured, or local)",
+    )
     add_profile_options(batch)
     add_location_options(batch)
     batch.set_defaults(handler=_cmd_profile_all)
@@ -467,6 +473,7 @@ def _where(args: argparse.Namespace):
         root=args.root.absolute() if args.root else None,
         output=args.output.absolute() if args.output else None,
         ignore=tuple(args.ignore),
+        scheduler=getattr(args, "scheduler", None),
     )
 
 

@@ -36,11 +36,14 @@ class Where:
     root: Path | None = None
     output: Path | None = None
     ignore: tuple[str, ...] = ()
+    scheduler: str | None = None  # a Dask scheduler's address ("": run locally)
 
     def settings(self):
         from fixingahole.config import load_settings
 
-        return load_settings(root=self.root, output=self.output, ignore=self.ignore)
+        return load_settings(
+            root=self.root, output=self.output, ignore=self.ignore, scheduler=self.scheduler
+        )
 
 
 def profile(
@@ -106,12 +109,16 @@ def profile_all(
         fail_fast=fail_fast,
         dry_run=dry_run,
         top=top,
+        cluster=True,
     )
     if result is None:
         return 0
     if result.outcomes:
         print()
         print(summary_table(result))
+    for job, outcome in result.outcomes:
+        if outcome.status in ("lost", "refused"):  # no run folder: say why here
+            print(f"fixingahole: {job.entry.name}: {outcome.summary['error']}", file=sys.stderr)
     if result.interrupted:
         print("fixingahole: interrupted; the runs above were saved", file=sys.stderr)
     return result.exit_code
@@ -187,8 +194,10 @@ def _run_entries(
     fail_fast: bool = False,
     dry_run: bool = False,
     top: int = 10,
+    cluster: bool = False,
 ):
-    """Plan and run the selected entries; None for a dry run (the plan is printed instead)."""
+    """Plan and run the selected entries (on the configured Dask scheduler with `cluster`); None
+    for a dry run (the plan is printed instead)."""
     settings = where.settings()
     return _run_entries_in(
         settings,
@@ -200,6 +209,7 @@ def _run_entries(
         fail_fast=fail_fast,
         dry_run=dry_run,
         top=top,
+        scheduler=settings.scheduler if cluster else None,
     )
 
 
@@ -215,8 +225,10 @@ def _run_entries_in(
     dry_run: bool = False,
     top: int = 10,
     out: TextIO | None = None,
+    scheduler: str | None = None,
 ):
-    """`_run_entries` with the settings and the manifest given; run lines go to `out`."""
+    """`_run_entries` with the settings and the manifest given; run lines go to `out`; runs go
+    to the Dask cluster at `scheduler` when one is given."""
     from fixingahole.batch import plan, run_batch
     from fixingahole.manifest import load_manifest, select
     from fixingahole.profiling import profile_target
@@ -241,11 +253,12 @@ def _run_entries_in(
 
         find_valgrind()  # before the first run, not after the entries without --instructions
 
-    def run_one(job):
+    def run_one(job, settings=settings, **extra):  # a Dask worker: its folder, stop, workdir
         return profile_target(
             job.entry.path,
             job.entry.options,
             settings,
+            **extra,
             command=commands[job.entry.name],
             entry=job.entry.name,
             tags=job.entry.tags,
@@ -260,6 +273,7 @@ def _run_entries_in(
         fail_fast=fail_fast,
         estimates=_estimates(settings, entries),
         out=out,
+        scheduler=scheduler,
     )
 
 
@@ -415,6 +429,10 @@ def list_runs(
         for r in runs.itertuples()
     ]
     headers = ["entry", "run id", "UTC time", "status", "wall s", "peak MB", "commit"]
+    if runs["host"].nunique() > 1:  # runs from a cluster: say where each ran
+        headers.append("host")
+        for row, host in zip(rows, runs["host"], strict=True):
+            row.append(host if _known(host) else "")
     print(tabulate(rows, headers=headers, disable_numparse=True))
     return 0
 

@@ -17,7 +17,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 PYPROJECT = "pyproject.toml"
 DEFAULT_OUTPUT = "performance"
-KNOWN_KEYS = ("ignore", "output", "root")
+KNOWN_KEYS = ("ignore", "output", "root", "scheduler")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Settings:
     output: Path  # absolute; the run folders and the store live here
     ignore: tuple[Path, ...] = ()  # absolute folders
     pyproject: Path | None = None  # the pyproject.toml the settings came from, if any
+    scheduler: str | None = None  # a Dask scheduler's address: profile-all runs on its workers
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def load_settings(
     root: Path | str | None = None,
     output: Path | str | None = None,
     ignore: Sequence[Path | str] = (),
+    scheduler: str | None = None,
 ) -> Settings:
     """Settings for a command run from `cwd`; arguments beat FIXINGAHOLE_* beat the pyproject file.
 
@@ -104,6 +106,7 @@ def load_settings(
         output=output_path,
         ignore=tuple(dict.fromkeys(folders)),
         pyproject=pyproject,
+        scheduler=_scheduler(scheduler, environ, table),
     )
 
 
@@ -141,8 +144,20 @@ def _read_table(pyproject: Path, cwd: Path) -> dict[str, object] | None:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise UserError(f"{where} ignore: must be a list of folder names, got {value!r}")
         elif not isinstance(value, str) or not value.strip():
-            raise UserError(f"{where} {key}: must be a non-empty string (a folder), got {value!r}")
+            what = "a scheduler's address, tcp://HOST:PORT" if key == "scheduler" else "a folder"
+            raise UserError(f"{where} {key}: must be a non-empty string ({what}), got {value!r}")
     return table
+
+
+def _scheduler(
+    argument: str | None, environ: Mapping[str, str], table: Mapping[str, object]
+) -> str | None:
+    """The Dask scheduler's address: the argument, else FIXINGAHOLE_SCHEDULER, else the file's;
+    an empty argument or variable means none (run locally)."""
+    for value in (argument, environ.get("FIXINGAHOLE_SCHEDULER"), table.get("scheduler")):
+        if value is not None:
+            return str(value).strip() or None
+    return None
 
 
 def _absolute(path: Path | str, base: Path) -> Path:

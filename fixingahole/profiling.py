@@ -46,8 +46,12 @@ def profile_target(
     tags: tuple[str, ...] = (),
     echo: bool = True,
     top: int = 10,
+    stop: threading.Event | None = None,
+    workdir: Path | None = None,
 ) -> RunOutcome:
-    """Profile one script or notebook under Scalene and keep everything in a new run folder."""
+    """Profile one script or notebook under Scalene and keep everything in a new run folder;
+    setting `stop` (from another thread) stops the run as Ctrl-C would. A script without a `cwd`
+    option runs in `workdir` (default: the current directory; a Dask worker passes the client's)."""
     from fixingahole.cells import cell_stats
     from fixingahole.profile import Profile, load_profile
     from fixingahole.provenance import content_hash, environment, git_info
@@ -73,7 +77,7 @@ def profile_target(
 
     cell_maps = {}
     script = target
-    cwd = options.cwd or Path.cwd()
+    cwd = options.cwd or workdir or Path.cwd()
     env = dict(options.env)
     if kind == "notebook":
         from fixingahole.notebook import convert_notebook, notebook_code_name
@@ -118,6 +122,7 @@ def profile_target(
         on_snapshot=_live_printer(locator, options.detailed) if options.live else None,
         echo=echo,
         path_first=cwd if kind == "notebook" else None,  # a notebook imports from its folder
+        stop=stop,
     )
     _import_in_background("fixingahole.store")
     _in_background(_preload_pages, "preload pages")

@@ -62,6 +62,9 @@ class ScaleneRequest:
     on_snapshot: Callable[[Path], None] | None = None  # called with json_path every `live` seconds
     echo: bool = True  # tee the script's stdout/stderr to ours
     path_first: Path | None = None  # searched first by the script's imports (default: its folder)
+    # set from another thread to stop the run as Ctrl-C would (a Dask worker's runs: signals
+    # reach only the main thread, and a batch's runs are stopped by its client)
+    stop: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ def _run_child(
             )
             if request.live is not None and request.on_snapshot is not None:
                 _start_snapshots(request.live, request.on_snapshot, request.json_path, waiter.done)
-            stopped_by = _wait(waiter, received, started, request.timeout)
+            stopped_by = _wait(waiter, received, started, request.timeout, request.stop)
         except BaseException:
             _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing)
             raise
@@ -379,14 +382,21 @@ def _stop_signals() -> Iterator[list[str]]:
 
 
 def _wait(
-    waiter: _Waiter, received: list[str], started: float, timeout: float | None
+    waiter: _Waiter,
+    received: list[str],
+    started: float,
+    timeout: float | None,
+    stop: threading.Event | None = None,
 ) -> str | None:
-    """Wait until the child exits (None), a stop signal arrives (its name) or time runs out."""
+    """Wait until the child exits (None), a stop signal or `stop` arrives (its name) or time runs
+    out."""
     deadline = None if timeout is None else started + timeout
     try:
         while not waiter.done.wait(0.1):
             if received:
                 return received[0]
+            if stop is not None and stop.is_set():
+                return "stopped by the batch's client"
             if deadline is not None and time.perf_counter() >= deadline:
                 return "timeout"
     except KeyboardInterrupt:

@@ -46,12 +46,13 @@ PROFILE_HELP = {
 TOP_HELP = {"top": "functions listed in each top table"}
 
 
-def _where(c, ignore=()) -> commands.Where:
+def _where(c, ignore=(), scheduler=None) -> commands.Where:
     config = c.config.get("fixingahole", {})
     return commands.Where(
         root=Path(config["root"]) if config.get("root") else None,
         output=Path(config["output"]) if config.get("output") else None,
         ignore=tuple(ignore or ()),
+        scheduler=scheduler,
     )
 
 
@@ -140,6 +141,8 @@ def profile(
         "repeat": "profile each entry N times, rounds interleaved",
         "fail-fast": "stop at the first failing run",
         "dry-run": "print what would run, run nothing",
+        "scheduler": "run on the workers of this Dask scheduler (tcp://HOST:PORT), one profile "
+        "at a time per host",
         **PROFILE_HELP,
         **TOP_HELP,
     },
@@ -169,12 +172,13 @@ def profile_all(
     verbose=False,
     instructions=False,
     async_=False,
+    scheduler=None,
 ):
     """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
     overrides = _overrides(locals())
     _run(
         commands.profile_all,
-        _where(c, ignore),
+        _where(c, ignore, scheduler),
         overrides,
         manifest=_manifest(c),
         only=tuple(only or ()),

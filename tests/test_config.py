@@ -154,7 +154,8 @@ def test_paths_with_spaces_and_non_ascii_letters(tmp_path: Path) -> None:
 def test_unknown_key(tmp_path: Path) -> None:
     root = make_project(tmp_path / "code", 'outptu = "x"')
     assert error_of(cwd=root, environ={}) == (
-        "pyproject.toml: [tool.fixingahole] key 'outptu' is unknown (known: ignore, output, root)"
+        "pyproject.toml: [tool.fixingahole] key 'outptu' is unknown "
+        "(known: ignore, output, root, scheduler)"
     )
 
 
