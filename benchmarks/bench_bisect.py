@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # quick: a short entry, whose change must outweigh Scalene's start-up to be found on a busy
     # machine; the figure then says nothing of the budget
-    seconds, slowdown = (0.3, 5.0) if args.quick else (3.0, 2.0)
+    seconds, slowdown, threshold = (0.3, 5.0, "30") if args.quick else (3.0, 2.0, "5")
     with tempfile.TemporaryDirectory(prefix="fixingahole-bisect-bench-") as folder:
         repo = Path(folder).resolve()
         shas = setup(repo, seconds, slowdown)
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             "4",
             "--metric",
             "cpu",
+            "--threshold",
+            threshold,
             "--format",
             "json",
             "--output",

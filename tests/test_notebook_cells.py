@@ -122,7 +122,7 @@ def root(tmp_path_factory) -> Path:
     needs = ["import os\nprint('cwd', os.getcwd())", "import seaborn as sns", "print('never')"]
     notebook(folder / "chapters" / "needs.ipynb", needs)
     (folder / "helper.py").write_text("print('helper ran')\n")
-    where = ["import os\nprint('cwd', os.getcwd())", "busy = sum(i * i for i in range(1_500_000))"]
+    where = ["import os\nprint('cwd', os.getcwd())", "busy = sum(i * i for i in range(6_000_000))"]
     notebook(folder / "chapters" / "where.ipynb", where)
     (folder / "data").mkdir()
     (folder / "profiles.toml").write_text(
