@@ -8,7 +8,7 @@ function's own lines; the stack trace summary adds the total with callees (see `
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fixingahole.cells import CellStat
@@ -666,16 +666,7 @@ def _peak_lines(view: _View) -> list[str]:
         return []
     lines = [line for file in view.files for line in file.lines if line.peak_mb > 0]
     lines.sort(key=lambda line: -line.peak_mb)
-    locator = view.locator
-    rows = [
-        (
-            f"{i}.",
-            locator.location(line.file, line.lineno),
-            _mb(line.peak_mb),
-            locator.source(line.file, line.lineno, line.source).strip(),
-        )
-        for i, line in enumerate(lines[:PEAK_LINES], 1)
-    ]
+    rows = _line_rows(view, lines[:PEAK_LINES], lambda line: _mb(line.peak_mb))
     if not rows:
         why = [NO_PEAK] if view.allocations_sampled else _not_sampled_short(view.run)
         return [*_heading("Top Peak Memory by Line"), *why]
@@ -708,19 +699,26 @@ def _await_lines(view: _View) -> list[str]:
     suspended tasks spent at each await, summed over the tasks."""
     lines = [line for file in view.files for line in file.lines if line.await_percent >= 0.05]
     lines.sort(key=lambda line: -line.await_percent)
-    locator = view.locator
-    rows = [
-        (
-            f"{i}.",
-            locator.location(line.file, line.lineno),
-            _percent(line.await_percent),
-            locator.source(line.file, line.lineno, line.source).strip(),
-        )
-        for i, line in enumerate(lines[:AWAIT_LINES], 1)
-    ]
+    rows = _line_rows(view, lines[:AWAIT_LINES], lambda line: _percent(line.await_percent))
     if not rows:
         return []
     return [*_heading("Top Await Time by Line (tasks suspended there)"), *_ranked(rows, "><><")]
+
+
+def _line_rows(
+    view: _View, lines: list[LineStat], figure: Callable[[LineStat], str]
+) -> list[tuple[str, ...]]:
+    """Ranked rows of lines: rank, place, the figure, the source text."""
+    locator = view.locator
+    return [
+        (
+            f"{i}.",
+            locator.location(line.file, line.lineno),
+            figure(line),
+            locator.source(line.file, line.lineno, line.source).strip(),
+        )
+        for i, line in enumerate(lines, 1)
+    ]
 
 
 # Stack Trace Summary
