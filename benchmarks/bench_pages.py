@@ -44,9 +44,9 @@ FIXTURE = REPO / "tests" / "data" / "scalene" / "2.4.0-numpy-memory.json"
 def prepare(run_dir: Path):
     """A run folder from the fixture; returns what profiling.py holds after the run."""
     from fixingahole.locations import Locator
-    from fixingahole.profile import load_profile
     from fixingahole.report import RunInfo
     from fixingahole.report.summary import build_summary
+    from fixingahole.scalene_output import load_profile
 
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(FIXTURE, run_dir / "profile.json")
@@ -87,7 +87,7 @@ def time_page(run_dir: Path, inputs) -> float:
 
 def run_tail(run_dir: Path, inputs, store_dir: Path, with_page: bool) -> float:
     """profiling.py after the run: terminal summary, store add, and (A) the page in a thread."""
-    from fixingahole.profiling import _in_background
+    from fixingahole.profile_run import _in_background
     from fixingahole.report.stored import write_views
     from fixingahole.report.text import render_summary
     from fixingahole.store import Store

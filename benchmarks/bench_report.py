@@ -1,7 +1,7 @@
 """Report speed: parse a real Scalene JSON, render the report and summary.json (issue 6, budget 3).
 
 The profile is tests/data/scalene/2.4.0-numpy-memory.json (1.8 MB, Scalene 2.4.0, `--memory`
-with stacks, a numpy script that ran 11 s). Timed, as fixingahole.profiling does it after the
+with stacks, a numpy script that ran 11 s). Timed, as fixingahole.profile_run does it after the
 run: `load_profile`, `render_report` (the full text report), `build_summary` with the
 provenance it records (content hash, git, environment) and `json.dumps`, and the terminal
 summary (`render_summary`). Then re-rendering the stored run from its folder: read summary.json
@@ -39,11 +39,11 @@ TARGET = REPO / "examples" / "advanced.py"  # a file in git, for the provenance 
 def render_new(run_dir: Path) -> dict[str, float]:
     """What profiling.profile_target does once Scalene is done; seconds of each step."""
     from fixingahole.locations import Locator
-    from fixingahole.profile import load_profile
     from fixingahole.provenance import content_hash, environment, git_info
     from fixingahole.report import RunInfo
     from fixingahole.report.summary import build_summary
     from fixingahole.report.text import render_report, render_summary
+    from fixingahole.scalene_output import load_profile
 
     marks = [time.perf_counter()]
     profile = load_profile(run_dir / "profile.json")
@@ -86,10 +86,10 @@ def render_new(run_dir: Path) -> dict[str, float]:
 def render_stored(run_dir: Path) -> dict[str, float]:
     """Re-render a stored run from its folder alone; seconds of each step."""
     from fixingahole.locations import Locator
-    from fixingahole.profile import load_profile
     from fixingahole.report import RunInfo
     from fixingahole.report.summary import build_summary
     from fixingahole.report.text import render_report
+    from fixingahole.scalene_output import load_profile
 
     marks = [time.perf_counter()]
     stored = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))

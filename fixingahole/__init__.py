@@ -14,8 +14,8 @@ def open_store(root: str | PathLike | None = None, output: str | PathLike | None
     """
     from pathlib import Path
 
-    from fixingahole.config import load_settings
-    from fixingahole.profiling import store_dir
+    from fixingahole.profile_run import store_dir
+    from fixingahole.settings import load_settings
     from fixingahole.store import Store
 
     settings = load_settings(

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import TextIO
 
-from fixingahole.config import Settings
 from fixingahole.manifest import Entry
-from fixingahole.profiling import RunOutcome
+from fixingahole.profile_run import RunOutcome
+from fixingahole.settings import Settings
 
 BATCH_EXIT = {"ok": 0, "failed": 1, "interrupted": 130}
 CLEAR_LINE = "\r\033[K"  # back to the line's start and erase it (terminals only)

@@ -33,9 +33,9 @@ import pandas as pd
 
 from fixingahole.attribution import Attribution
 from fixingahole.compare import PRIMARY, compare, judge
-from fixingahole.config import Settings
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash
+from fixingahole.settings import Settings
 
 GIT_TIMEOUT_S = 60.0
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fixingahole.profile import LineStat, Profile
+from fixingahole.scalene_output import LineStat, Profile
 
 if TYPE_CHECKING:
     from fixingahole.notebook import Cell, CellMap

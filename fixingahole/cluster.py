@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from fixingahole.batch import BatchResult, Job, Progress
-from fixingahole.config import Settings
 from fixingahole.errors import UserError
-from fixingahole.profiling import RUN_STAMP, RunOutcome, _add_to_store, new_run_dir
+from fixingahole.profile_run import RUN_STAMP, RunOutcome, _add_to_store, new_run_dir
 from fixingahole.remote import CodeCheck, RemoteBatch, RemoteRun, profile_on_worker
+from fixingahole.settings import Settings
 
 CONNECT_TIMEOUT_S = 3.0  # reaching the scheduler
 WORKERS_TIMEOUT_S = 10.0  # for the first worker to be there

@@ -39,7 +39,7 @@ class Where:
     scheduler: str | None = None  # a Dask scheduler's address ("": run locally)
 
     def settings(self):
-        from fixingahole.config import load_settings
+        from fixingahole.settings import load_settings
 
         return load_settings(
             root=self.root, output=self.output, ignore=self.ignore, scheduler=self.scheduler
@@ -58,7 +58,7 @@ def profile(
     """Profile a manifest entry by name, or else a script or notebook found by path or name."""
     from fixingahole.manifest import load_manifest
     from fixingahole.options import ProfileOptions
-    from fixingahole.profiling import profile_target
+    from fixingahole.profile_run import profile_target
     from fixingahole.targets import find_target
 
     settings = where.settings()
@@ -231,7 +231,7 @@ def _run_entries_in(
     to the Dask cluster at `scheduler` when one is given."""
     from fixingahole.batch import plan, run_batch
     from fixingahole.manifest import load_manifest, select
-    from fixingahole.profiling import profile_target
+    from fixingahole.profile_run import profile_target
 
     if repeat is not None and repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {repeat}")
@@ -295,7 +295,7 @@ def compare(
 ) -> int:
     """Compare two selections of stored runs: 1 for a gated regression, 2 for nothing to compare."""
     from fixingahole import compare as comparing
-    from fixingahole.profiling import store_dir
+    from fixingahole.profile_run import store_dir
     from fixingahole.report.comparison import render
     from fixingahole.store import Store
 
@@ -358,7 +358,7 @@ def bisect(
     from fixingahole.bisection import Bisector
     from fixingahole.bisection import bisect as find
     from fixingahole.compare import PRIMARY
-    from fixingahole.profiling import store_dir
+    from fixingahole.profile_run import store_dir
     from fixingahole.report.bisect import render_bisect
     from fixingahole.store import Store
 
@@ -403,7 +403,7 @@ def list_runs(
     """Print the store's runs, newest last."""
     from tabulate import tabulate
 
-    from fixingahole.profiling import store_dir
+    from fixingahole.profile_run import store_dir
     from fixingahole.store import Store
 
     settings = where.settings()
@@ -439,7 +439,7 @@ def list_runs(
 
 def rebuild_store(where: Where) -> int:
     """Rebuild the store from the run folders."""
-    from fixingahole.profiling import store_dir
+    from fixingahole.profile_run import store_dir
     from fixingahole.store import Store
 
     settings = where.settings()
@@ -471,7 +471,7 @@ def _manifest_path(manifest: Path | None, settings) -> Path:
 
 def _estimates(settings, entries) -> dict[str, float]:
     """Median wall time of each entry's earlier successful runs, for the batch's time estimate."""
-    from fixingahole.profiling import store_dir
+    from fixingahole.profile_run import store_dir
     from fixingahole.store import Store
 
     runs = Store(store_dir(settings)).runs(entries=[e.name for e in entries])
@@ -558,7 +558,7 @@ def history(
 ) -> int:
     """An entry's metric over its runs: a table (text or JSON), or a plot in `output` (.html,
     .svg, .png); with `changes`, the change points listed and marked."""
-    from fixingahole.profiling import store_dir
+    from fixingahole.profile_run import store_dir
     from fixingahole.report.history import STATIC_SUFFIXES, build_history, history_text
 
     suffix = Path(output).suffix.lower() if output else ""

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from fixingahole.profile import FileStat, Frame, FunctionStat, LineStat, StackSample
+from fixingahole.scalene_output import FileStat, Frame, FunctionStat, LineStat, StackSample
 
 _CPU = ("python_percent", "native_percent", "system_percent")
 _SUMMED = ("malloc_mb", "usage_fraction", "copy_mb_s")

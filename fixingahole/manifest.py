@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixingahole.config import Settings, display_path
 from fixingahole.errors import UserError
 from fixingahole.options import ProfileOptions, check_option, option_field, show_value
+from fixingahole.settings import Settings, display_path
 from fixingahole.targets import find_target
 
 if sys.version_info >= (3, 11):

@@ -28,8 +28,8 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppres
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fixingahole.config import Settings
-from fixingahole.profiling import RunOutcome
+from fixingahole.profile_run import RunOutcome
+from fixingahole.settings import Settings
 
 LOCK_FILE = "fixingahole-profile.lock"
 MAX_ATTEMPTS = 2  # a run whose worker dies is retried once, then reported lost

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from fixingahole.config import Settings, display_path
 from fixingahole.errors import UserError
+from fixingahole.settings import Settings, display_path
 
 Kind = Literal["script", "notebook"]
 KINDS: dict[str, Kind] = {".py": "script", ".ipynb": "notebook"}

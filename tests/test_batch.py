@@ -18,7 +18,7 @@ import fixingahole
 from fixingahole.batch import Progress, plan
 from fixingahole.manifest import Entry
 from fixingahole.options import ProfileOptions
-from fixingahole.profiling import RunOutcome
+from fixingahole.profile_run import RunOutcome
 from fixingahole.store import Store
 from fixingahole.tasks import ns
 from tests.conftest import write

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fixingahole.profile import load_profile
+from fixingahole.scalene_output import load_profile
 from tests.conftest import write
 
 WORK = """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fixingahole.config import load_settings
+from fixingahole.settings import load_settings
 from fixingahole.store import Store
 from tests.conftest import write
 

@@ -19,9 +19,9 @@ import pytest
 from fixingahole.cli import main
 from fixingahole.commands import count_spread
 from fixingahole.compare import COUNTS, METRICS, compare, judge_counts
-from fixingahole.config import load_settings
 from fixingahole.instructions import CountRequest, count_instructions
 from fixingahole.manifest import load_manifest
+from fixingahole.settings import load_settings
 from fixingahole.store import Store
 from tests.conftest import write
 from tests.test_batch import invoke

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fixingahole.config import Settings
 from fixingahole.errors import UserError
 from fixingahole.manifest import Manifest, load_manifest, select
 from fixingahole.options import ProfileOptions
+from fixingahole.settings import Settings
 
 
 @pytest.fixture

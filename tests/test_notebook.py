@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_
 
 from fixingahole.errors import UserError
 from fixingahole.notebook import Cell, CellMap, convert_notebook, describe_failure
-from fixingahole.profile import load_profile
+from fixingahole.scalene_output import load_profile
 
 # --- notebooks -----------------------------------------------------------------------------------
 

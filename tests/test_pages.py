@@ -17,13 +17,13 @@ import pytest
 
 from fixingahole.cli import main
 from fixingahole.locations import Locator
-from fixingahole.profile import load_profile
 from fixingahole.report import RunInfo
 from fixingahole.report.flame import build_flame, diff_flame, in_seconds, parse_folded
 from fixingahole.report.folded import render_folded
 from fixingahole.report.speedscope import build_speedscope
 from fixingahole.report.stored import write_views
 from fixingahole.report.summary import build_summary
+from fixingahole.scalene_output import load_profile
 from fixingahole.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -388,8 +388,8 @@ def test_report_of_an_unknown_run_is_a_one_line_error(project: Path, capsys) -> 
 
 def test_page_of_a_run_scalene_wrote_nothing_for(tmp_path: Path) -> None:
     """A timed-out run without profile.json still gets a page that says what happened."""
-    from fixingahole.profile import Profile
     from fixingahole.report.html import render_run_page
+    from fixingahole.scalene_output import Profile
 
     run = RunInfo(
         command="fixingahole profile slow.py",
@@ -412,8 +412,8 @@ def test_page_of_a_run_scalene_wrote_nothing_for(tmp_path: Path) -> None:
 
 def test_notebook_cells_table_when_the_summary_lists_cells(tmp_path: Path) -> None:
     """summary.json's `cells` (one object per code cell, with its own lines) as a table."""
-    from fixingahole.profile import Profile
     from fixingahole.report.html import render_run_page
+    from fixingahole.scalene_output import Profile
 
     cells = [
         {

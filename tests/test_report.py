@@ -19,11 +19,11 @@ import pytest
 from fixingahole.locations import Locator
 from fixingahole.notebook import Cell, CellMap
 from fixingahole.options import allocation_window
-from fixingahole.profile import Frame, Profile, StackSample, load_profile, parse_profile
 from fixingahole.report import RunInfo
 from fixingahole.report.folded import render_folded
 from fixingahole.report.summary import build_summary
 from fixingahole.report.text import call_paths, render_report, render_summary
+from fixingahole.scalene_output import Frame, Profile, StackSample, load_profile, parse_profile
 
 WORKLOAD = '''\
 """A small workload: one hot function, a helper reached from two callers, allocations."""

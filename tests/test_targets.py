@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fixingahole.config import Settings
 from fixingahole.errors import UserError
+from fixingahole.settings import Settings
 from fixingahole.targets import find_target, target_kind
 
 

@@ -29,8 +29,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from fixingahole.locations import Locator
 from fixingahole.notebook import CellMap
-from fixingahole.profile import Profile, load_profile
 from fixingahole.report import RunInfo, reported_profile
+from fixingahole.scalene_output import Profile, load_profile
 
 pytestmark = pytest.mark.slow
 

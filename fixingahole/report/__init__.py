@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fixingahole.functions import derive
 from fixingahole.locations import Locator
-from fixingahole.profile import FileStat, LineStat, Profile, StackSample
+from fixingahole.scalene_output import FileStat, LineStat, Profile, StackSample
 
 
 @dataclass(frozen=True)

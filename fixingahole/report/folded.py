@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 from fixingahole.locations import Locator
-from fixingahole.profile import Frame, Profile
+from fixingahole.scalene_output import Frame, Profile
 
 
 def render_folded(profile: Profile, locator: Locator, *, detailed: bool = False) -> str:

@@ -15,11 +15,11 @@ from typing import Any
 
 from fixingahole import __version__
 from fixingahole.locations import Locator
-from fixingahole.profile import FileStat, LineStat, Profile
 from fixingahole.report import RunInfo, reported_files
 from fixingahole.report.flame import Flame, build_flame, in_seconds, parse_folded
 from fixingahole.report.folded import render_folded
 from fixingahole.report.page import render_page
+from fixingahole.scalene_output import FileStat, LineStat, Profile
 
 FILE_MIN_PERCENT = 1.0  # as the text report: files taking less of the run get no line table
 ALL_LINES_UP_TO = 400  # files this long show every line; longer ones only busy lines

@@ -14,7 +14,7 @@ from typing import Any
 
 from fixingahole import __version__
 from fixingahole.locations import Locator
-from fixingahole.profile import Profile
+from fixingahole.scalene_output import Profile
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
 

@@ -3,7 +3,7 @@
 `load_run` rebuilds what the reports need from the folder alone: `summary.json` (how the run was
 started and ended), `profile.json` (Scalene's profile; empty when Scalene wrote none) and, for a
 notebook, `cells.json` (the cell map). `write_views` writes `speedscope.json` and, when the html
-extra is installed, `report.html`; `profiling.py` calls it after a run, `fixingahole report` after
+extra is installed, `report.html`; `profile_run.py` calls it after a run, `fixingahole report` after
 re-reading a folder.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 
 from fixingahole.errors import UserError
 from fixingahole.locations import Locator
-from fixingahole.profile import Profile, load_profile
 from fixingahole.report import RunInfo
+from fixingahole.scalene_output import Profile, load_profile
 
 PAGE = "report.html"
 SPEEDSCOPE = "speedscope.json"

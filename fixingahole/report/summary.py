@@ -13,8 +13,8 @@ from typing import Any
 
 from fixingahole.cells import CellStat
 from fixingahole.locations import Locator
-from fixingahole.profile import FunctionStat, LineStat, Profile
 from fixingahole.report import RunInfo, reported_profile
+from fixingahole.scalene_output import FunctionStat, LineStat, Profile
 
 SCHEMA = 1
 

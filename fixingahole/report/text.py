@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from fixingahole.cells import CellStat
 from fixingahole.locations import Locator
 from fixingahole.options import PRECISION_MAX, allocation_window
-from fixingahole.profile import FileStat, Frame, FunctionStat, LineStat, Profile, StackSample
 from fixingahole.report import RunInfo, reported_profile
+from fixingahole.scalene_output import FileStat, Frame, FunctionStat, LineStat, Profile, StackSample
 
 WIDTH = 78
 HEAVY_RULE = "═" * WIDTH

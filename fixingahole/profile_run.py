@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fixingahole.config import Settings
 from fixingahole.errors import UserError
 from fixingahole.options import ProfileOptions, allocation_window
+from fixingahole.settings import Settings
 from fixingahole.targets import target_kind
 
 if TYPE_CHECKING:
@@ -53,13 +53,13 @@ def profile_target(
     setting `stop` (from another thread) stops the run as Ctrl-C would. A script without a `cwd`
     option runs in `workdir` (default: the current directory; a Dask worker passes the client's)."""
     from fixingahole.cells import cell_stats
-    from fixingahole.profile import Profile, load_profile
     from fixingahole.provenance import content_hash, environment, git_info
     from fixingahole.report import RunInfo
     from fixingahole.report.folded import render_folded
     from fixingahole.report.summary import build_summary
     from fixingahole.report.text import render_report, render_summary
     from fixingahole.runner import ScaleneRequest, run_scalene
+    from fixingahole.scalene_output import Profile, load_profile
 
     kind = target_kind(target)
     if kind == "script":
@@ -330,7 +330,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def _live_printer(locator, detailed: bool, top: int = 5):
     """A snapshot callback that prints the current top functions to stderr (those a report
     would show: no harness, libraries only when `detailed`)."""
-    from fixingahole.profile import load_profile
+    from fixingahole.scalene_output import load_profile
 
     def show(json_path: Path) -> None:
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fixingahole.errors import UserError
-from fixingahole.profile import Frame, Leak, Profile, load_profile, parse_profile
+from fixingahole.scalene_output import Frame, Leak, Profile, load_profile, parse_profile
 
 FIXTURES = Path(__file__).parent / "data" / "scalene"
 PROGRAMS = FIXTURES / "programs"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fixingahole.config import load_settings
 from fixingahole.errors import UserError
+from fixingahole.settings import load_settings
 
 
 def make_project(folder: Path, table: str = "") -> Path:
