@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-
-def write(path: Path, text: str) -> Path:
-    """Write dedented text, creating parent folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
+from tests.factories import write
 
 
 @pytest.fixture

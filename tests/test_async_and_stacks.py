@@ -17,7 +17,7 @@ import pytest
 
 from fixingahole.report.text import ASYNC_NOTE
 from fixingahole.runner import BOOTSTRAP_DIR, ScaleneRequest, run_scalene, scalene_command
-from tests.conftest import write
+from tests.factories import write
 
 ASYNC_SCRIPT = """
     import asyncio

@@ -12,6 +12,7 @@ import pytest
 from fixingahole.attribution import attribute
 from fixingahole.changepoints import change_points
 from fixingahole.compare import judge
+from tests.factories import frame, function_row
 
 RULE = partial(judge, threshold=0.05, alpha=0.05)
 
@@ -19,19 +20,11 @@ RULE = partial(judge, threshold=0.05, alpha=0.05)
 def function_table(runs: dict[str, dict[tuple[str, str], float]]) -> pd.DataFrame:
     """The functions table: per run id, {(file, name): seconds}."""
     rows = [
-        {
-            "run_id": run_id,
-            "file": file,
-            "name": name,
-            "lineno": 10 + len(name),
-            "location": f"{file}:{10 + len(name)}",
-            "seconds": seconds,
-            "peak_mb": 0.0,
-        }
+        function_row(run_id, name, file=file, lineno=10 + len(name), seconds=seconds)
         for run_id, functions in runs.items()
         for (file, name), seconds in functions.items()
     ]
-    return pd.DataFrame(rows)
+    return frame(rows)
 
 
 def noisy(rng: np.random.Generator, value: float, noise: float = 0.08) -> float:

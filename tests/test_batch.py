@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from invoke import Program
 
 import fixingahole
 from fixingahole.batch import Progress, plan
@@ -20,8 +19,7 @@ from fixingahole.manifest import Entry
 from fixingahole.options import ProfileOptions
 from fixingahole.profile_run import RunOutcome
 from fixingahole.store import Store
-from fixingahole.tasks import ns
-from tests.conftest import write
+from tests.factories import invoke, write
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,15 +53,6 @@ MANIFEST = """
     path = "last.py"
     tags = ["quick"]
 """
-
-
-def invoke(*argv: str) -> int:
-    """Run the fixing-a-hole collection through invoke's own Program; return the exit code."""
-    try:
-        Program(namespace=ns, name="invoke").run(["invoke", *argv])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def stored_runs(root: Path):

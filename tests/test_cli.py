@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fixingahole.scalene_output import load_profile
-from tests.conftest import write
+from tests.factories import write
 
 WORK = """
     import sys

@@ -17,7 +17,7 @@ import pytest
 
 from fixingahole.settings import load_settings
 from fixingahole.store import Store
-from tests.conftest import write
+from tests.factories import ENVIRONMENT, summary_doc, write
 
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
@@ -198,19 +198,8 @@ def test_help_does_not_import_dask():
 
 
 def summary(run_id: str, host: str) -> dict:
-    """A run's summary.json as profiling writes it (the fields the store reads)."""
-    entry, stamp = run_id.split("/")
-    started = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:00.000Z"
-    return {
-        "schema": 1, "run_id": run_id, "entry": entry, "target": f"{entry}.py",
-        "kind": "script", "status": "ok", "exit_code": 0, "started_utc": started,
-        "wall_s": 1.5, "cpu_s": 0.5, "elapsed_s": 0.4, "max_rss_mb": 70.0,
-        "peak_heap_mb": None, "mode": "cpu", "options": {}, "command": "fixingahole profile",
-        "tags": [], "code_hash": "sha256:00", "git": None,
-        "environment": {"python": "3.11.7", "scalene": "2.4.0", "fixingahole": "0.1.0",
-                        "host": host, "platform": "Linux", "cpu": "AMD EPYC"},
-        "log_counts": {}, "error": None, "functions": [], "lines": [], "leaks": [],
-    }  # fmt: skip
+    """A run's summary.json as profiling writes it, from `host`."""
+    return summary_doc(run_id, environment={**ENVIRONMENT, "host": host, "platform": "Linux"})
 
 
 def test_runs_shows_the_host_only_when_runs_came_from_several(project: Path):

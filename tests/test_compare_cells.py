@@ -5,20 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fixingahole.compare_cells import cell_changes
-
-
-def rows(run_id: str, cells: list[tuple[str, float]]) -> list[dict]:
-    return [
-        {
-            "run_id": run_id,
-            "cell": number,
-            "hash": f"h-{source}",
-            "first_line": source,
-            "seconds": seconds,
-            "peak_mb": 1.0,
-        }
-        for number, (source, seconds) in enumerate(cells, start=1)
-    ]
+from tests.factories import cell_rows as rows
 
 
 def test_an_inserted_cell_shifts_numbers_but_not_the_matching() -> None:

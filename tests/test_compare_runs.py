@@ -14,7 +14,7 @@ import pytest
 from fixingahole.cli import main
 from fixingahole.compare import judge
 from fixingahole.store import Store
-from tests.conftest import write
+from tests.factories import write
 
 KERNEL = """
     def kernel(n):

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from tests.conftest import write
+from tests.factories import write
 
 SCRIPT = """
     import sys

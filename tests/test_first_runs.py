@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fixingahole.runner import BOOTSTRAP_DIR, _raising_frame
-from tests.conftest import write
+from tests.factories import write
 
 # A gc callback imports a fresh module at every collection while the main thread imports fresh
 # modules, with a collection at every allocation: on CPython < 3.12 the callback's import lands

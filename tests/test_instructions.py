@@ -23,9 +23,8 @@ from fixingahole.instructions import CountRequest, count_instructions
 from fixingahole.manifest import load_manifest
 from fixingahole.settings import load_settings
 from fixingahole.store import Store
-from tests.conftest import write
-from tests.test_batch import invoke
-from tests.test_compare import NO_FUNCTIONS, frame, run
+from tests.factories import NO_FUNCTIONS, frame, invoke, summary_doc, write
+from tests.factories import run_row as run
 
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
 
@@ -270,14 +269,7 @@ def test_runs_without_counts_compare_as_before_and_say_why_not_by_counts() -> No
 
 def test_a_store_written_before_the_count_columns_reads_them_as_missing(tmp_path: Path) -> None:
     store = Store(tmp_path / ".store")
-    summary = {
-        "schema": 1,
-        "run_id": "old/20250101_100000",
-        "entry": "old",
-        "status": "ok",
-        "started_utc": "2025-01-01T10:00:00Z",
-        "wall_s": 1.0,
-    }
+    summary = summary_doc("old/20250101_100000", wall_s=1.0)
     store.add(summary)
     (segment,) = (tmp_path / ".store" / "data").iterdir()
     table = pq.read_table(segment / "runs.parquet")

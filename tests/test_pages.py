@@ -19,18 +19,13 @@ from fixingahole.cli import main
 from fixingahole.locations import Locator
 from fixingahole.report import RunInfo
 from fixingahole.report.flame import build_flame, diff_flame, in_seconds, parse_folded
-from fixingahole.report.folded import render_folded
 from fixingahole.report.speedscope import build_speedscope
-from fixingahole.report.stored import write_views
-from fixingahole.report.summary import build_summary
 from fixingahole.scalene_output import load_profile
-from fixingahole.store import Store
+from tests.factories import DATA, SCALENE, recorded_run, recorded_store
 
 sys.path.insert(0, str(Path(__file__).parent))
 import browser
 
-DATA = Path(__file__).parent / "data"
-SCALENE = DATA / "scalene"
 SCHEMA = DATA / "speedscope" / "file-format-schema.json"
 PAGE_BUDGET_BYTES = 5 * 2**20
 # What a person does with the functions table, as JavaScript run in the page.
@@ -73,59 +68,6 @@ def chromium() -> str:
     return found
 
 
-def fixture_run(
-    output: Path,
-    fixture: str,
-    *,
-    entry: str = "demo",
-    stamp: str = "20250101_000000",
-    status: str = "ok",
-    wall_s: float = 12.3,
-    commit: str = "abc123def4567890",
-    views: bool = True,
-) -> tuple[Path, dict]:
-    """A run folder made from a recorded Scalene profile, as profiling.py would leave it."""
-    run_dir = output / entry / stamp
-    run_dir.mkdir(parents=True)
-    source = SCALENE / fixture
-    profile = load_profile(source)
-    mode = "memory" if "memory" in fixture else "cpu"
-    error = None if status == "ok" else "ValueError: the script raised"
-    run = RunInfo(
-        command=f"fixingahole profile demo.py --{mode}",
-        status=status,
-        exit_code=0 if status == "ok" else 1,
-        wall_s=wall_s,
-        cpu_s=wall_s * 0.9,
-        max_rss_mb=300.0,
-        mode=mode,
-        error=error,
-    )
-    locator = Locator(Path(profile.program).parent)
-    day, time = stamp.split("_")[:2]
-    started = f"{day[:4]}-{day[4:6]}-{day[6:]}T{time[:2]}:{time[2:4]}:{time[4:]}Z"
-    summary = build_summary(
-        profile,
-        run,
-        locator,
-        run_id=f"{entry}/{stamp}",
-        entry=entry,
-        target="demo.py",
-        kind="script",
-        started_utc=started,
-        options={"precision": 0, "detailed": False, "trace": True},
-        code_hash=f"sha256:{commit}",
-        git={"commit": commit, "branch": "main", "dirty": False},
-        environment={"python": "3.11.7", "scalene": "2.4.0", "host": "ci-1"},
-    )
-    (run_dir / "profile.json").write_bytes(source.read_bytes())
-    (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    (run_dir / "stacks.folded").write_text(render_folded(profile, locator), encoding="utf-8")
-    if views:
-        write_views(run_dir, summary, profile, run, locator)
-    return run_dir, summary
-
-
 def assert_page_works(
     page: Path, *, expect: list[str], charts: int, actions: tuple[str, ...] = ()
 ) -> browser.Visit:
@@ -144,7 +86,7 @@ def assert_page_works(
 
 def test_run_page_renders_offline_in_chromium(chromium: str, tmp_path: Path) -> None:
     """A memory-mode page (the CPU-mode page is the failed run's, below)."""
-    run_dir, summary = fixture_run(tmp_path, "2.4.0-numpy-memory.json")
+    run_dir, summary = recorded_run(tmp_path, "2.4.0-numpy-memory.json")
     top = summary["functions"][0]["name"]
     seen = assert_page_works(
         run_dir / "report.html",
@@ -169,7 +111,7 @@ def test_run_page_renders_offline_in_chromium(chromium: str, tmp_path: Path) -> 
 
 
 def test_failed_run_page_says_so_at_the_top(chromium: str, tmp_path: Path) -> None:
-    run_dir, summary = fixture_run(tmp_path, "2.4.0-raises-cpu.json", status="failed")
+    run_dir, summary = recorded_run(tmp_path, "2.4.0-raises-cpu.json", status="failed")
     seen = assert_page_works(
         run_dir / "report.html",
         expect=[
@@ -184,7 +126,7 @@ def test_failed_run_page_says_so_at_the_top(chromium: str, tmp_path: Path) -> No
 
 def test_page_escapes_what_the_profile_holds(tmp_path: Path) -> None:
     """Source text with `</script>` and `&` arrives as text, not as markup."""
-    run_dir, _ = fixture_run(tmp_path, "2.4.0-compute-cpu.json")
+    run_dir, _ = recorded_run(tmp_path, "2.4.0-compute-cpu.json")
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert html.count("<script") == html.count("</script>") == 3
 
@@ -236,26 +178,6 @@ def test_flame_tree_totals_and_differences() -> None:
     assert by_id["all;main (a.py);new (b.py)"] == pytest.approx((0.0, 2.0))
 
 
-def stored_runs(
-    output: Path, walls: list[float], commits: list[str], statuses=None, fixtures=None
-) -> Store:
-    """Run folders of one entry from recorded profiles, indexed in a real store."""
-    store = Store(output / ".store")
-    for i, (wall, commit) in enumerate(zip(walls, commits, strict=True)):
-        status = statuses[i] if statuses else "ok"
-        run_dir, summary = fixture_run(
-            output,
-            fixtures[i] if fixtures else "2.4.0-compute-cpu.json",
-            stamp=f"20250101_{10 + i // 60:02d}{i % 60:02d}00",
-            wall_s=wall,
-            commit=commit,
-            status=status,
-            views=False,
-        )
-        store.add(summary, run_dir)
-    return store
-
-
 def test_compare_page_with_dots_and_a_differential_flame_graph(
     chromium: str, project: Path
 ) -> None:
@@ -263,7 +185,7 @@ def test_compare_page_with_dots_and_a_differential_flame_graph(
     walls = [10, 10.2, 9.9, 10.1, 13.0, 13.2, 12.9, 13.1]
     # the same program; B's recorded profile has other call stacks
     fixtures = ["2.4.0-compute-cpu.json"] * 4 + ["2.4.0-compute-memory.json"] * 4
-    stored_runs(output, walls, ["a" * 8] * 4 + ["b" * 8] * 4, fixtures=fixtures)
+    recorded_store(output, walls, ["a" * 8] * 4 + ["b" * 8] * 4, fixtures=fixtures)
     page = project / "cmp.html"
     code = main(["compare", "aaaaaaaa", "bbbbbbbb", "--format", "html", "--output", str(page)])
     assert code == 0
@@ -286,7 +208,7 @@ def test_compare_html_needs_an_output_file(project: Path, capsys) -> None:
 def test_history_page_table_and_static_plots(chromium: str, project: Path, capsys) -> None:
     output = project / "performance"
     walls = [10.0, 10.4, 9.8, 12.5, 12.9, 30.0]
-    stored_runs(output, walls, ["c" * 8] * 3 + ["d" * 8] * 3, ["ok"] * 5 + ["failed"])
+    recorded_store(output, walls, ["c" * 8] * 3 + ["d" * 8] * 3, ["ok"] * 5 + ["failed"])
     assert main(["history", "demo"]) == 0
     table = capsys.readouterr().out
     assert "cccccccc" in table and "dddddddd" in table and "2/3" in table and "12.700" in table
@@ -304,7 +226,7 @@ def test_history_page_table_and_static_plots(chromium: str, project: Path, capsy
 
 
 def test_history_of_an_entry_without_runs_is_exit_2(project: Path, capsys) -> None:
-    stored_runs(project / "performance", [1.0], ["e" * 8])
+    recorded_store(project / "performance", [1.0], ["e" * 8])
     assert main(["history", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no runs of 'nope'" in err and "Traceback" not in err
@@ -316,7 +238,7 @@ def test_history_of_an_entry_without_runs_is_exit_2(project: Path, capsys) -> No
 def test_without_the_html_extra_text_works_and_pages_name_the_extra(project: Path) -> None:
     """A fresh interpreter where jinja2 and plotly cannot be imported."""
     output = project / "performance"
-    run_dir, _ = fixture_run(output, "2.4.0-compute-cpu.json")
+    run_dir, _ = recorded_run(output, "2.4.0-compute-cpu.json")
     (run_dir / "report.html").unlink()
     hide = (
         "import sys, importlib.abc\n"
@@ -378,7 +300,7 @@ def test_report_of_an_unknown_run_is_a_one_line_error(project: Path, capsys) -> 
     assert main(["report", "nope/20250101_000000"]) == 2
     err = capsys.readouterr().err
     assert "no run folders" in err and "no run 'nope/20250101_000000'" in err
-    run_dir, _ = fixture_run(project / "performance", "2.4.0-compute-cpu.json", views=False)
+    run_dir, _ = recorded_run(project / "performance", "2.4.0-compute-cpu.json", views=False)
     (run_dir / "profile_results.txt").write_text("kept", encoding="utf-8")
     (run_dir / "profile.json").unlink()
     assert main(["report", "demo/20250101_000000"]) == 2

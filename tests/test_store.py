@@ -21,6 +21,7 @@ import pytest
 
 from fixingahole.errors import UserError
 from fixingahole.store import FANOUT, RebuildReport, Store
+from tests.factories import ENVIRONMENT, summary_doc, summary_function, summary_line
 
 HERE = Path(__file__).resolve()
 
@@ -30,65 +31,32 @@ def make_summary(number: int, entry: str = "advanced", **changes) -> dict:
     `number % 3 + 2` lines."""
     second = 1_700_000_000 + number * 61
     started = pd.Timestamp(second, unit="s", tz="UTC")
-    summary = {
-        "schema": 1,
-        "run_id": f"{entry}/{started:%Y%m%d_%H%M%S}",
-        "entry": entry,
-        "target": f"examples/{entry}.py",
-        "kind": "script",
-        "status": "ok",
-        "exit_code": 0,
-        "started_utc": f"{started:%Y-%m-%dT%H:%M:%SZ}",
-        "wall_s": 10.0 + number,
-        "cpu_s": 9.5,
-        "elapsed_s": 9.0,
-        "max_rss_mb": 210.5,
-        "peak_heap_mb": None,
-        "mode": "cpu",
-        "options": {"precision": 0, "args": ["a b", "ü"], "timeout": None},
-        "command": "fixingahole profile 'examples/my script.py'",
-        "tags": ["nightly", "ci"],
-        "code_hash": f"sha256:{number:064x}",
-        "git": {"commit": "abc123", "branch": None, "dirty": True},
-        "environment": {
-            "python": "3.11.7",
-            "scalene": "2.4.0",
-            "fixingahole": "0.1.0",
-            "host": "ci-1",
-            "platform": "Linux-6.1-x86_64",
-            "cpu": "AMD EPYC 7B13",
-        },
-        "log_counts": {"WARNING": 2},
-        "error": None,
-        "functions": [
-            {
-                "file": f"examples/{entry}.py",
-                "name": f"work_{k}",
-                "lineno": 10 + k,
-                "location": f"examples/{entry}.py:{10 + k}",
-                "percent": 50.0 - k,
-                "seconds": 4.5 - k / 10,
-                "peak_mb": 80.0,
-                "malloc_mb": 310.0,
-            }
-            for k in range(number % 5 + 1)
-        ],
-        "lines": [
-            {
-                "file": f"examples/{entry}.py",
-                "lineno": 20 + k,
-                "location": f"examples/{entry}.py:{20 + k}",
-                "percent": 30.1,
-                "seconds": 3.6,
-                "peak_mb": 0.0,
-                "malloc_mb": 0.0,
-            }
-            for k in range(number % 3 + 2)
-        ],
-        "leaks": [],
-    }
-    summary.update(changes)
-    return summary
+    file = f"examples/{entry}.py"
+    functions = [
+        summary_function(
+            file, f"work_{k}", 10 + k, percent=50.0 - k, seconds=4.5 - k / 10, peak_mb=80.0,
+            malloc_mb=310.0,
+        )
+        for k in range(number % 5 + 1)
+    ]  # fmt: skip
+    lines = [summary_line(file, 20 + k, percent=30.1, seconds=3.6) for k in range(number % 3 + 2)]
+    mine = dict(
+        target=file,
+        wall_s=10.0 + number,
+        cpu_s=9.5,
+        elapsed_s=9.0,
+        max_rss_mb=210.5,
+        options={"precision": 0, "args": ["a b", "ü"], "timeout": None},
+        command="fixingahole profile 'examples/my script.py'",
+        tags=["nightly", "ci"],
+        code_hash=f"sha256:{number:064x}",
+        git={"commit": "abc123", "branch": None, "dirty": True},
+        environment={**ENVIRONMENT, "cpu": "AMD EPYC 7B13"},
+        log_counts={"WARNING": 2},
+        functions=functions,
+        lines=lines,
+    )
+    return summary_doc(f"{entry}/{started:%Y%m%d_%H%M%S}", **{**mine, **changes})
 
 
 def expected_rows(run_id: str) -> tuple[int, int]:
@@ -117,7 +85,10 @@ def segment_names(store: Store) -> list[str]:
 
 
 def spawn(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(HERE), *args], **kwargs)
+    """This file run as a worker process, able to import tests.factories as pytest does."""
+    paths = [str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    return subprocess.Popen([sys.executable, str(HERE), *args], env=env, **kwargs)
 
 
 @pytest.fixture
