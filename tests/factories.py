@@ -276,6 +276,21 @@ def recorded_run_info(fixture: str, *, status: str = "ok", wall_s: float = 12.3,
     )
 
 
+def recorded_json(fixture: str, root: Path) -> str:
+    """A recorded profile's JSON as if recorded in `root`: the recording's folder (a temporary
+    one) is replaced by `root` in every path, so that files are named relative to it."""
+    text = (SCALENE / fixture).read_text(encoding="utf-8")
+    recorded = str(Path(json.loads(text)["program"]).parent)
+    return text.replace(json.dumps(recorded)[1:-1], json.dumps(str(root))[1:-1])
+
+
+def recorded_profile(fixture: str, root: Path):
+    """The parsed `recorded_json`; `root` must exist for the Locator to name files under it."""
+    from fixingahole.scalene_output import parse_profile
+
+    return parse_profile(json.loads(recorded_json(fixture, root)))
+
+
 def recorded_locator(profile):
     """The Locator of a recorded profile: rooted at its program's folder, as when recorded."""
     from fixingahole.locations import Locator
@@ -283,12 +298,10 @@ def recorded_locator(profile):
     return Locator(Path(profile.program).parent)
 
 
-def recorded_summary(fixture: str, run, *, entry: str, stamp: str, commit: str) -> dict:
+def recorded_summary(profile, fixture: str, run, *, entry: str, stamp: str, commit: str) -> dict:
     """summary.json of a recorded profile, through the real `build_summary`."""
     from fixingahole.report.summary import build_summary
-    from fixingahole.scalene_output import load_profile
 
-    profile = load_profile(SCALENE / fixture)
     return build_summary(
         profile,
         run,
@@ -316,19 +329,20 @@ def recorded_run(
     commit: str = "abc123def4567890",
     views: bool = True,
 ) -> tuple[Path, dict]:
-    """A run folder made from a recorded Scalene profile, as a profile would leave it."""
+    """A run folder made from a recorded Scalene profile, as a profile would leave it; the code
+    base is the folder `fixture programs` beside `output`."""
     from fixingahole.report.folded import render_folded
     from fixingahole.report.stored import write_views
-    from fixingahole.scalene_output import load_profile
 
+    root = output.parent / "fixture programs"
+    root.mkdir(parents=True, exist_ok=True)
     run_dir = output / entry / stamp
     run_dir.mkdir(parents=True)
-    source = SCALENE / fixture
-    profile = load_profile(source)
+    profile = recorded_profile(fixture, root)
     locator = recorded_locator(profile)
     run = recorded_run_info(fixture, status=status, wall_s=wall_s)
-    summary = recorded_summary(fixture, run, entry=entry, stamp=stamp, commit=commit)
-    (run_dir / "profile.json").write_bytes(source.read_bytes())
+    summary = recorded_summary(profile, fixture, run, entry=entry, stamp=stamp, commit=commit)
+    (run_dir / "profile.json").write_text(recorded_json(fixture, root), encoding="utf-8")
     (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     (run_dir / "stacks.folded").write_text(render_folded(profile, locator), encoding="utf-8")
     if views:

@@ -9,6 +9,7 @@ from tests.factories import (
     FUNCTION_COLUMNS,
     cell_rows,
     function_row,
+    recorded_profile,
     recorded_run_info,
     recorded_summary,
     run_row,
@@ -20,11 +21,14 @@ from tests.factories import (
 COUNT_COLUMNS = {"instructions", "startup_instructions", "instructions_note"}
 
 
-def test_summary_doc_has_the_keys_build_summary_writes() -> None:
+def test_summary_doc_has_the_keys_build_summary_writes(tmp_path: Path) -> None:
     fixture = "2.4.0-compute-cpu.json"
+    profile = recorded_profile(fixture, tmp_path)
+    run = recorded_run_info(fixture)
     built = recorded_summary(
-        fixture, recorded_run_info(fixture), entry="demo", stamp="20250101_100000", commit="abc"
+        profile, fixture, run, entry="demo", stamp="20250101_100000", commit="a"
     )
+    assert built["functions"][0]["file"] == "compute.py"  # named relative to the code base
     assert sorted(summary_doc()) == sorted(built)
     assert summary_doc()["started_utc"] == built["started_utc"] == "2025-01-01T10:00:00.000Z"
 
