@@ -1,4 +1,10 @@
-"""The text report, summary.json and the Locator, on profiles of real Scalene runs."""
+"""The text report, summary.json and the Locator.
+
+What the report makes of a profile is checked on the recorded Scalene profiles (tests/data/scalene);
+what needs Scalene to measure the workload here (which function is hot, who calls the helper,
+where the peak is, libraries under --profile-all, notebooks) on real Scalene runs, marked
+`integration`.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +24,12 @@ import pytest
 
 from fixingahole.locations import Locator
 from fixingahole.notebook import Cell, CellMap
-from fixingahole.options import allocation_window
 from fixingahole.report import RunInfo
 from fixingahole.report.folded import render_folded
 from fixingahole.report.summary import build_summary
 from fixingahole.report.text import call_paths, render_report, render_summary
 from fixingahole.scalene_output import Frame, Profile, StackSample, load_profile, parse_profile
+from tests.factories import SCALENE, recorded_profile
 
 WORKLOAD = '''\
 """A small workload: one hot function, a helper reached from two callers, allocations."""
@@ -209,6 +215,58 @@ def memory_report(memory_run: ScaleneRun) -> str:
     return render_report(memory_run.profile, run_info("memory"), Locator(memory_run.root))
 
 
+def recorded_run(root: Path, fixture: str, folder: str = "") -> ScaleneRun:
+    """A recorded profile (tests/data/scalene) read as a run of code base `root`, its program in
+    `root`/`folder` (its source copied there, as the report reads it)."""
+    where = root / folder
+    where.mkdir(parents=True, exist_ok=True)
+    profile = recorded_profile(fixture, where)
+    sources = SCALENE / ("same-names" if fixture.startswith("same-names/") else "programs")
+    for file in profile.files:
+        name = Path(file.path).name
+        (where / name).write_text((sources / name).read_text(encoding="utf-8"), encoding="utf-8")
+    return ScaleneRun(root, Path(profile.program), SCALENE / fixture, profile)
+
+
+@pytest.fixture(scope="module")
+def recorded_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("recorded") / "fixture programs"
+
+
+@pytest.fixture(scope="module")
+def recorded_cpu(recorded_root: Path) -> ScaleneRun:
+    """compute.py in CPU mode: `hot` and the lines of its loop."""
+    return recorded_run(recorded_root, "2.4.0-compute-cpu.json")
+
+
+@pytest.fixture(scope="module")
+def recorded_memory(recorded_root: Path) -> ScaleneRun:
+    """allocate.py in memory mode: `churn` and `leak`, a 340 MB heap peak, a likely leak."""
+    return recorded_run(recorded_root, "2.4.0-allocate-memory.json")
+
+
+@pytest.fixture(scope="module")
+def recorded_names(recorded_root: Path) -> ScaleneRun:
+    """Functions `work` in main.py and same_names.py, and `Tool.work`, all in folder helpers."""
+    return recorded_run(recorded_root, "same-names/2.4.0-cpu.json", "helpers")
+
+
+@pytest.fixture(scope="module")
+def recorded_cpu_report(recorded_cpu: ScaleneRun) -> str:
+    return render_report(recorded_cpu.profile, run_info("cpu"), Locator(recorded_cpu.root))
+
+
+@pytest.fixture(scope="module")
+def recorded_memory_report(recorded_memory: ScaleneRun) -> str:
+    run = recorded_memory
+    return render_report(run.profile, run_info("memory"), Locator(run.root))
+
+
+@pytest.fixture(scope="module")
+def recorded_names_report(recorded_names: ScaleneRun) -> str:
+    return render_report(recorded_names.profile, run_info("cpu"), Locator(recorded_names.root))
+
+
 def top_rows(report: str) -> list[tuple[str, float, float, str]]:
     """(name, percent, seconds, location) of each Top Functions by Total Runtime row."""
     block = section(report, "Top ")
@@ -216,20 +274,22 @@ def top_rows(report: str) -> list[tuple[str, float, float, str]]:
     return [(name, float(pct), float(sec), where) for name, pct, sec, where in rows]
 
 
-def test_report_opens_with_the_command_and_the_time_and_ram(cpu_run, cpu_report):
-    lines = cpu_report.splitlines()
+def test_report_opens_with_the_command_and_the_time_and_ram(recorded_cpu, recorded_cpu_report):
+    lines = recorded_cpu_report.splitlines()
     assert lines[0] == "fixingahole profile workload.py --cpu"
-    elapsed = cpu_run.profile.elapsed_s
+    elapsed = recorded_cpu.profile.elapsed_s
     assert lines[1] == f"Finished in {elapsed:.2f} seconds using 123.4 MB of RAM"
     assert lines[3] == f"Profile Summary ({elapsed:.2f} s total)"
 
 
-def test_memory_report_states_the_heap_peak_not_rss(memory_run, memory_report):
-    peak = memory_run.profile.peak_heap_mb
-    assert peak is not None and peak > 50  # twelve 8 MB blocks are alive at once
-    assert memory_report.splitlines()[1].endswith(f"using {peak:.1f} MB of RAM")
+def test_memory_report_states_the_heap_peak_not_rss(recorded_memory, recorded_memory_report):
+    peak = recorded_memory.profile.peak_heap_mb
+    assert peak is not None and peak > 300  # the leaked blocks are alive at once
+    assert recorded_memory_report.splitlines()[1].endswith(f"using {peak:.1f} MB of RAM")
+    assert "123.4" not in recorded_memory_report.splitlines()[1]  # not the max RSS
 
 
+@pytest.mark.integration
 def test_hot_function_comes_first_with_seconds_matching_percent(cpu_run, cpu_report):
     rows = top_rows(cpu_report)
     assert rows[0][0] == "hot_loop"
@@ -243,59 +303,48 @@ def test_hot_function_comes_first_with_seconds_matching_percent(cpu_run, cpu_rep
         assert seconds == pytest.approx(by_name[name].percent / 100 * elapsed, abs=0.0051)
 
 
-def test_helper_in_a_subfolder_is_named_relative_to_root(cpu_report):
-    names = {name: where for name, _, _, where in top_rows(cpu_report)}
-    assert names["helper"] == "helpers/util.py:1"
+def test_helper_in_a_subfolder_is_named_relative_to_root(recorded_names_report):
+    places = {where for *_, where in top_rows(recorded_names_report)}
+    assert places == {"helpers/main.py:5", "helpers/same_names.py:4", "helpers/same_names.py:12"}
 
 
-def test_line_table_elides_idle_lines(cpu_run, cpu_report):
-    table = cpu_report[cpu_report.index("workload.py: ") :]
-    table = table[: table.index("function summary for workload.py")]
-    hot = line_of(cpu_run.script, "total += i % 7")
-    assert re.search(rf"^\s+{hot} │.*│ +total \+= i % 7$", table, re.M)
+def test_line_table_elides_idle_lines(recorded_cpu, recorded_cpu_report):
+    table = recorded_cpu_report[recorded_cpu_report.index("compute.py: ") :]
+    table = table[: table.index("function summary for compute.py")]
+    hot = line_of(recorded_cpu.script, "total += (i & 7)")
+    assert re.search(rf"^\s+{hot} │.*│ +total \+= \(i & 7\) if i % 3 < 2 else i >> 2$", table, re.M)
     assert re.search(r"^\s+\.\.\. │", table, re.M)
-    assert "def caller_a" not in table  # never sampled, so left out
+    assert "def cold" not in table  # never sampled, so left out
     shown = [int(n) for n in re.findall(r"^\s+(\d+) │", table, re.M)]
-    assert shown == sorted(shown) and len(shown) < len(WORKLOAD.splitlines()) / 2
+    source = recorded_cpu.script.read_text(encoding="utf-8").splitlines()
+    assert shown == sorted(shown) and len(shown) < len(source) / 2
 
 
-def test_per_function_summary_follows_each_line_table(cpu_run, cpu_report):
-    summary = cpu_report[cpu_report.index("function summary for workload.py") :]
+def test_per_function_summary_follows_each_line_table(recorded_names, recorded_names_report):
+    report = recorded_names_report
+    summary = report[report.index("function summary for helpers/main.py") :]
     summary = summary[: summary.index("\n\n")]
-    hot = line_of(cpu_run.script, "def hot_loop")
-    assert re.search(rf"^\s+{hot} │.*│ hot_loop$", summary, re.M)
-    assert "function summary for helpers/util.py" in cpu_report
+    work = line_of(recorded_names.script, "def work")
+    assert re.search(rf"^\s+{work} │.*│ work$", summary, re.M)
+    other = report[report.index("function summary for helpers/same_names.py") :]
+    assert re.search(r"^\s+12 │.*│ Tool\.work$", other[: other.index("\n\n")], re.M)
 
 
-def test_memory_sections_only_in_memory_mode(cpu_report, memory_report):
+def test_memory_sections_only_in_memory_mode(recorded_cpu_report, recorded_memory_report):
     titles = ("by Memory Usage", "Top Peak Memory by Line", "Possible Memory Leaks", "│ Memory")
     for title in titles:
-        assert title in memory_report
-        assert title not in cpu_report
-    assert re.search(r"^Heap peak: +not measured \(profile with --memory\)$", cpu_report, re.M)
+        assert title in recorded_memory_report
+        assert title not in recorded_cpu_report
+    heap = r"^Heap peak: +not measured \(profile with --memory\)$"
+    assert re.search(heap, recorded_cpu_report, re.M)
 
 
-SPIN_ONLY = """\
-def spin(n):
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
-
-
-spin(4_000_000)
-"""
-
-
-def test_memory_sections_say_when_nothing_was_sampled(project):
-    """A script that allocates next to nothing: every memory section is there and says why it
+def test_memory_sections_say_when_nothing_was_sampled(recorded_root):
+    """A run in which no allocation was sampled: every memory section is there and says why it
     is empty, with the sampling window of the precision in effect and how to sample finer."""
-    script = project / "spin_only.py"
-    script.write_text(SPIN_ONLY, encoding="utf-8")
-    window = str(allocation_window(3))  # what `fixingahole profile --precision 3` passes
-    run = run_scalene(project, script, "memory", "--allocation-sampling-window", window)
+    run = recorded_run(recorded_root, "2.4.0-compute-memory.json", "nothing sampled")
     assert not any(line.peak_mb or line.malloc_mb for line in run.profile.lines)
-    report = render_report(run.profile, run_info("memory", precision=3), Locator(project))
+    report = render_report(run.profile, run_info("memory", precision=3), Locator(run.root))
     memory = section(report, "Top Functions by Memory Usage (peak)")
     assert "No allocation in the profiled code was sampled: at --precision 3 Scalene\n" in memory
     assert "samples allocations about every 1.3 MB" in memory
@@ -305,12 +354,13 @@ def test_memory_sections_say_when_nothing_was_sampled(project):
     assert "none detected (no allocation was sampled)" in section(report, "Possible Memory Leaks")
     assert "Memory usage: nothing was sampled (about every 1.3 MB at --precision 3)" in report
     assert re.search(r"^Heap peak: +nothing was sampled \(about every 1\.3 MB", report, re.M)
-    finest = render_summary(run.profile, run_info("memory", precision=10), Locator(project))
+    finest = render_summary(run.profile, run_info("memory", precision=10), Locator(run.root))
     assert "even at the finest granularity\n  (--precision 10: about every 10 kB)" in finest
-    cpu = render_summary(run.profile, run_info("cpu"), Locator(project))
+    cpu = render_summary(run.profile, run_info("cpu"), Locator(run.root))
     assert "by Memory Usage" not in cpu and "No allocation" not in cpu  # not asked for
 
 
+@pytest.mark.integration
 def test_peak_memory_lines_point_at_the_allocation(memory_run, memory_report):
     block = section(memory_report, "Top Peak Memory by Line")
     first = block.splitlines()[2]
@@ -320,23 +370,24 @@ def test_peak_memory_lines_point_at_the_allocation(memory_run, memory_report):
     assert f"{peak:.1f} MB" in first
 
 
-def test_memory_line_table_has_a_sparkline(memory_run, memory_report):
+def test_memory_line_table_has_a_sparkline(recorded_memory_report):
     row = next(
         line
-        for line in memory_report.splitlines()
-        if line.rstrip().endswith("blocks.append(bytearray(8 * 1024 * 1024))") and "│" in line
+        for line in recorded_memory_report.splitlines()
+        if line.rstrip().endswith("kept.append(bytearray(1_000_000))") and "│" in line
     )
     assert re.search("[▁▂▃▄▅▆▇█]{2,}", row)
 
 
-def test_module_tree_groups_user_code_under_the_root(project, cpu_report):
-    tree = section(cpu_report, "Functions by Module")
-    assert f"└─ {project.name} " in tree
+def test_module_tree_groups_user_code_under_the_root(recorded_names, recorded_names_report):
+    tree = section(recorded_names_report, "Functions by Module")
+    assert f"└─ {recorded_names.root.name} " in tree
     assert re.search(r"helpers\s+[\d.]+%", tree)
-    assert re.search(r"util\.py\s+[\d.]+%", tree)
-    assert re.search(r"[├└]─ hot_loop \.+ +[\d.]+%$", tree, re.M)
+    assert re.search(r"same_names\.py\s+[\d.]+%", tree)
+    assert re.search(r"[├└]─ Tool\.work \.+ +[\d.]+%$", tree, re.M)
 
 
+@pytest.mark.integration
 def test_stack_summary_shows_both_callers_of_the_helper(cpu_run, cpu_report):
     block = cpu_report[cpu_report.index("helper (helpers/util.py:1)") :]
     block = block[: block.find("\n\n") if "\n\n" in block else len(block)]
@@ -350,22 +401,20 @@ def test_stack_summary_shows_both_callers_of_the_helper(cpu_run, cpu_report):
     assert sum(counts) == total and len(counts) == 2
 
 
-def test_call_paths_count_each_stack_once(cpu_run):
-    key = (str(cpu_run.script), "main")
-    paths = call_paths(cpu_run.profile.stacks, [key])[key]
-    reaching = sum(
-        s.count for s in cpu_run.profile.stacks if any(f.name == "main" for f in s.frames)
-    )
+def test_call_paths_count_each_stack_once(recorded_memory):
+    key = (str(recorded_memory.script), "main")
+    stacks = recorded_memory.profile.stacks
+    paths = call_paths(stacks, [key])[key]
+    reaching = sum(s.count for s in stacks if any(f.name == "main" for f in s.frames))
     assert sum(paths.values()) == reaching > 0
     assert all(chain[-1].name == "<module>" for chain in paths)
 
 
-def test_no_stack_summary_without_trace(cpu_run):
-    report = render_report(cpu_run.profile, run_info("cpu", trace=False), Locator(cpu_run.root))
+def test_no_stack_summary_without_trace(recorded_cpu, recorded_cpu_report):
+    run = recorded_cpu
+    report = render_report(run.profile, run_info("cpu", trace=False), Locator(run.root))
     assert "Stack Trace Summary" not in report
-    assert "Stack Trace Summary" in render_report(
-        cpu_run.profile, run_info("cpu"), Locator(cpu_run.root)
-    )
+    assert "Stack Trace Summary" in recorded_cpu_report
 
 
 def folded_paths(text: str) -> list[tuple[list[str], int]]:
@@ -378,6 +427,7 @@ def folded_paths(text: str) -> list[tuple[list[str], int]]:
     return rows
 
 
+@pytest.mark.integration
 def test_folded_stacks_hold_every_sample_heaviest_path_first(cpu_run):
     rows = folded_paths(render_folded(cpu_run.profile, Locator(cpu_run.root)))
     assert sum(count for _, count in rows) == sum(s.count for s in cpu_run.profile.stacks) > 0
@@ -406,7 +456,8 @@ def test_folded_frames_merge_lines_and_never_hold_a_separator():
     ]
 
 
-def test_failed_status_and_logs_show_near_the_top(cpu_run):
+def test_failed_status_and_logs_show_near_the_top(recorded_cpu):
+    cpu_run = recorded_cpu
     run = run_info(
         "cpu",
         status="failed",
@@ -421,21 +472,26 @@ def test_failed_status_and_logs_show_near_the_top(cpu_run):
     assert re.search(r"^Warnings: +2 \(also 1 ERROR\)$", summary, re.M)
 
 
-def test_summary_is_the_profile_summary_of_the_report(cpu_run, cpu_report):
-    summary = render_summary(cpu_run.profile, run_info("cpu"), Locator(cpu_run.root))
+def test_summary_is_the_profile_summary_of_the_report(recorded_cpu, recorded_cpu_report):
+    run = recorded_cpu
+    summary = render_summary(run.profile, run_info("cpu"), Locator(run.root))
     assert summary.startswith("Profile Summary")
-    assert summary.strip() in cpu_report
+    assert summary.strip() in recorded_cpu_report
     assert "Line Profile" not in summary
     assert re.search(r"^Max RSS Memory Usage: +123\.4 MB$", summary, re.M)
     assert re.search(r"^Wall Time: +3\.25 s$", summary, re.M)
 
 
-def test_top_limits_the_lists(cpu_run):
-    report = render_report(cpu_run.profile, run_info("cpu"), Locator(cpu_run.root), top=1)
+def test_top_limits_the_lists(recorded_memory):
+    run = recorded_memory
+    assert len(run.profile.functions) > 1
+    report = render_report(run.profile, run_info("memory"), Locator(run.root), top=1)
     assert "Top 1 Function by Total Runtime" in report
-    assert [row[0] for row in top_rows(report)] == ["hot_loop"]
+    assert [row[0] for row in top_rows(report)] == ["churn"]
+    assert "Top 1 Function by Memory Usage (peak)" in report
 
 
+@pytest.mark.integration
 def test_ignored_folders_are_not_reported(project, cpu_run):
     run = run_info("cpu", ignore=(project / "helpers",))
     locator = Locator(project)
@@ -481,19 +537,21 @@ SUMMARY_KEYS = [
 ]  # fmt: skip
 
 
-def test_summary_json_follows_the_schema(memory_run):
+def test_summary_json_follows_the_schema(recorded_memory):
+    memory_run = recorded_memory
     run = run_info("memory", log_counts={"WARNING": 1})
     summary = build_summary(memory_run.profile, run, Locator(memory_run.root), **record(memory_run))
     assert json.loads(json.dumps(summary)) == summary
     assert sorted(summary) == sorted(SUMMARY_KEYS)
     assert summary["schema"] == 1
-    assert summary["target"] == "workload.py"
+    assert summary["target"] == "allocate.py"
     assert summary["started_utc"] == "2025-01-01T15:30:00.000Z"
     assert summary["tags"] == ["nightly"]
     assert summary["peak_heap_mb"] == pytest.approx(memory_run.profile.peak_heap_mb, abs=0.001)
     assert summary["elapsed_s"] == pytest.approx(memory_run.profile.elapsed_s, abs=0.0001)
 
 
+@pytest.mark.integration
 def test_summary_functions_and_lines_agree_with_scalene(memory_run):
     profile = memory_run.profile
     summary = build_summary(
@@ -518,10 +576,9 @@ def test_summary_functions_and_lines_agree_with_scalene(memory_run):
     assert len(summary["lines"]) == busy < len(profile.lines)
 
 
-def test_summary_has_no_heap_peak_in_cpu_mode(cpu_run):
-    summary = build_summary(
-        cpu_run.profile, run_info("cpu"), Locator(cpu_run.root), **record(cpu_run)
-    )
+def test_summary_has_no_heap_peak_in_cpu_mode(recorded_memory):
+    run = recorded_memory  # a memory profile, summarised as a CPU run's
+    summary = build_summary(run.profile, run_info("cpu"), Locator(run.root), **record(run))
     assert summary["peak_heap_mb"] is None
     assert summary["mode"] == "cpu"
 
@@ -534,6 +591,7 @@ def locate_or_skip(cell_map: CellMap) -> None:
         pytest.skip("CellMap.locate is not implemented yet")
 
 
+@pytest.mark.integration
 def test_notebook_locations_name_cells(notebook_run):
     scalene_run, cell_map = notebook_run
     locate_or_skip(cell_map)
@@ -668,6 +726,7 @@ def test_time_of_code_left_out_goes_to_the_line_that_called_it(tmp_path):
     assert "<exec@" not in json.dumps(summary)
 
 
+@pytest.mark.integration
 def test_rendering_a_memory_profile_is_fast(memory_run):
     locator = Locator(memory_run.root)
     run = run_info("memory")
@@ -678,6 +737,7 @@ def test_rendering_a_memory_profile_is_fast(memory_run):
     assert (time.perf_counter() - start) / 10 < 0.05
 
 
+@pytest.mark.integration
 def test_detailed_groups_library_code_by_package(library_run):
     profile, root = library_run.profile, library_run.root
     detailed = render_report(profile, run_info("cpu", detailed=True), Locator(root))
