@@ -93,6 +93,7 @@ def aio_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str,
     return without, asked, printed[0], printed[1]
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_an_event_loop_run_without_async_is_noted_with_what_it_hides(aio_runs) -> None:
     without, _, printed, _ = aio_runs
@@ -102,6 +103,7 @@ def test_an_event_loop_run_without_async_is_noted_with_what_it_hides(aio_runs) -
     assert json.loads((without / "profile.json").read_text())["async_profile"] is False
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_with_async_the_report_lists_the_awaits_and_notes_nothing(aio_runs) -> None:
     _, asked, _, printed = aio_runs
@@ -113,6 +115,7 @@ def test_with_async_the_report_lists_the_awaits_and_notes_nothing(aio_runs) -> N
     assert "await asyncio.sleep(0)" in report.split("Top Await Time by Line")[1]
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_script_without_an_event_loop_is_not_noted_and_its_stacks_are_python_only(
     tmp_path: Path,

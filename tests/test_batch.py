@@ -85,6 +85,7 @@ def batch_run(batch_project: Path):
     return done
 
 
+@pytest.mark.integration
 def test_failures_in_the_middle_do_not_lose_other_entries(batch_project: Path, batch_run):
     assert batch_run.returncode == 1, batch_run.stderr
     runs = stored_runs(batch_project)
@@ -97,6 +98,7 @@ def test_failures_in_the_middle_do_not_lose_other_entries(batch_project: Path, b
     assert any(f["name"] == "spin" for f in summary["functions"]), "partial profile kept"
 
 
+@pytest.mark.integration
 def test_batch_prints_progress_and_a_closing_table(batch_run):
     assert "[1/4] first" in batch_run.stderr and "[4/4] last" in batch_run.stderr
     table = batch_run.stdout[batch_run.stdout.rindex("entry") :]
@@ -107,6 +109,7 @@ def test_batch_prints_progress_and_a_closing_table(batch_run):
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # any control character but tab and newline
 
 
+@pytest.mark.integration
 def test_batch_prints_one_line_per_run_and_no_summaries(batch_run):
     """Not on a terminal: a plain line per finished run before the table, and nothing else."""
     out, err = batch_run.stdout, batch_run.stderr
@@ -122,6 +125,7 @@ def test_batch_prints_one_line_per_run_and_no_summaries(batch_run):
     assert not CONTROL.search(out) and not CONTROL.search(err), "no \\r or colours in a log"
 
 
+@pytest.mark.integration
 def test_verbose_prints_each_full_summary(project: Path, capsys):
     """The manifest's verbose = true, and --verbose on the command line and the task."""
     write(project / "a.py", SPIN.format(rounds=5, tail=""))
@@ -205,6 +209,7 @@ def test_progress_is_a_status_line_on_a_terminal_and_plain_lines_elsewhere(monke
     assert re.sub(r"\033\[\d+m", "", live_out) == out
 
 
+@pytest.mark.integration
 def test_a_batch_on_a_real_terminal_redraws_its_status_line(project: Path):
     """Under a pseudo-terminal: the status line is drawn and erased, the run line stays."""
     write(project / "t.py", SPIN.format(rounds=5, tail=""))
@@ -235,6 +240,7 @@ def test_a_batch_on_a_real_terminal_redraws_its_status_line(project: Path):
     assert re.search(r"t  \033\[32mok +\033\[0m +\d+\.\d\d s  spin", text)
 
 
+@pytest.mark.integration
 def test_runs_task_lists_the_store(batch_project: Path, batch_run, monkeypatch, capsys):
     monkeypatch.chdir(batch_project)
     assert invoke("runs", "--entry", "fails") == 0
@@ -242,6 +248,7 @@ def test_runs_task_lists_the_store(batch_project: Path, batch_run, monkeypatch, 
     assert "fails/" in out and "failed" in out and "first/" not in out
 
 
+@pytest.mark.integration
 def test_python_api_returns_the_tables(batch_project: Path, batch_run):
     store = fixingahole.open_store(root=batch_project)
     runs = store.runs()
@@ -251,6 +258,7 @@ def test_python_api_returns_the_tables(batch_project: Path, batch_run):
     assert "spin" in set(functions["name"])
 
 
+@pytest.mark.integration
 @pytest.mark.smoke
 def test_repeats_are_interleaved(project: Path, capsys):
     write(project / "a.py", SPIN.format(rounds=5, tail=""))
@@ -268,6 +276,7 @@ def test_repeats_are_interleaved(project: Path, capsys):
     assert lines == [["a", "#1", "ok"], ["b", "#1", "ok"], ["a", "#2", "ok"], ["b", "#2", "ok"]]
 
 
+@pytest.mark.integration
 def test_profile_task_runs_an_entry_or_a_file(project: Path, capsys):
     write(project / "tool.py", SPIN.format(rounds=5, tail=""))
     write(project / "profiles.toml", '[profiles.named]\npath = "tool.py"\nmode = "memory"\n')
@@ -283,6 +292,7 @@ def test_profile_task_runs_an_entry_or_a_file(project: Path, capsys):
     assert summary["options"]["args"] == ["x y"]
 
 
+@pytest.mark.integration
 def test_command_line_beats_entry_beats_defaults(project: Path, capsys):
     write(project / "tool.py", "pass\n")
     write(
@@ -335,6 +345,7 @@ def test_invoke_list_and_help_document_the_tasks():
         assert flag in help_text
 
 
+@pytest.mark.integration
 def test_nox_profile_session_runs_the_batch(project: Path):
     write(project / "tool.py", SPIN.format(rounds=5, tail=""))
     write(project / "profiles.toml", '[profiles.t]\npath = "tool.py"\ntags = ["x"]\n')
@@ -363,6 +374,7 @@ def test_nox_profile_session_runs_the_batch(project: Path):
     assert list(stored_runs(project)["entry"]) == ["t"]
 
 
+@pytest.mark.integration
 def test_calibrate_measures_noise_and_suggests_settings(project: Path, capsys):
     write(project / "steady.py", SPIN.format(rounds=8, tail=""))
     write(project / "profiles.toml", '[profiles.steady]\npath = "steady.py"\n')
@@ -377,6 +389,7 @@ def test_calibrate_measures_noise_and_suggests_settings(project: Path, capsys):
     assert len(stored_runs(project)) == 3
 
 
+@pytest.mark.integration
 def test_store_rebuild_recovers_real_runs_and_copied_folders(
     batch_project: Path, batch_run, tmp_path: Path, monkeypatch
 ):

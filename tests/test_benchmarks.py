@@ -50,6 +50,7 @@ def _sections(results: str) -> dict[str, list[str]]:
     return {name: body.splitlines() for name, body in found}
 
 
+@pytest.mark.integration
 def test_the_quick_suite_succeeds_and_writes_its_results(quick_suite) -> None:
     done, results = quick_suite
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -61,6 +62,7 @@ def test_the_quick_suite_succeeds_and_writes_its_results(quick_suite) -> None:
     assert "| benchmark | figures | budgets | seconds |" in done.stdout  # the table is printed
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", EXPECTED)
 def test_every_benchmark_prints_numeric_figures_last(quick_suite, name: str) -> None:
     _, results = quick_suite

@@ -75,6 +75,7 @@ def memory_run(code_base: Path):
     return done, only_run_dir(code_base / "perf", "work_load")
 
 
+@pytest.mark.integration
 @pytest.mark.smoke
 def test_memory_profile_prints_summary_and_exits_zero(memory_run):
     done, _ = memory_run
@@ -84,6 +85,7 @@ def test_memory_profile_prints_summary_and_exits_zero(memory_run):
     assert "Run folder:" in done.stdout
 
 
+@pytest.mark.integration
 def test_memory_run_folder_holds_everything(memory_run):
     _, run_dir = memory_run
     names = {p.name for p in run_dir.iterdir()}
@@ -103,6 +105,7 @@ def test_memory_run_folder_holds_everything(memory_run):
     assert "args: ['12', 'two words']" in (run_dir / "stdout.txt").read_text()
 
 
+@pytest.mark.integration
 def test_report_opens_with_command_and_totals(memory_run):
     _, run_dir = memory_run
     first, second = (run_dir / "profile_results.txt").read_text().splitlines()[:2]
@@ -110,6 +113,7 @@ def test_report_opens_with_command_and_totals(memory_run):
     assert second.startswith("Finished in ") and second.endswith(" MB of RAM")
 
 
+@pytest.mark.integration
 def test_summary_json_is_consistent_with_scalene(memory_run):
     _, run_dir = memory_run
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -131,6 +135,7 @@ def test_summary_json_is_consistent_with_scalene(memory_run):
         assert f["file"] == "pkg/work_load.py"
 
 
+@pytest.mark.integration
 def test_cpu_mode_has_no_heap_peak(code_base: Path):
     done = fixingahole(
         "profile", "pkg/work_load.py", "--cpu", "--output", "cpu-runs", cwd=code_base
@@ -143,6 +148,7 @@ def test_cpu_mode_has_no_heap_peak(code_base: Path):
     assert "by Memory Usage" not in done.stdout
 
 
+@pytest.mark.integration
 def test_a_longer_sampling_interval_takes_fewer_samples(code_base: Path):
     samples = {}
     for interval in ("0.01", "0.05"):
@@ -158,6 +164,7 @@ def test_a_longer_sampling_interval_takes_fewer_samples(code_base: Path):
     assert 0 < samples["0.05"] < samples["0.01"] / 2, samples
 
 
+@pytest.mark.integration
 @pytest.mark.smoke
 def test_failing_script_keeps_its_run_folder(project: Path):
     write(
@@ -182,6 +189,7 @@ def test_failing_script_keeps_its_run_folder(project: Path):
     assert any(f["name"] == "spin" for f in summary["functions"])
 
 
+@pytest.mark.integration
 def test_too_short_script_is_a_clear_error(project: Path):
     write(project / "quick.py", "print('done')\n")
     done = fixingahole("profile", "quick.py", cwd=project)
@@ -194,6 +202,7 @@ def test_too_short_script_is_a_clear_error(project: Path):
     assert summary["status"] == "no-samples"
 
 
+@pytest.mark.integration
 def test_script_that_changes_directory(project: Path):
     write(
         project / "wander.py",
@@ -209,6 +218,7 @@ def test_script_that_changes_directory(project: Path):
     assert (only_run_dir(project / "performance", "wander") / "profile.json").stat().st_size > 2
 
 
+@pytest.mark.integration
 def test_logs_are_captured_with_the_users_line_numbers(project: Path):
     write(
         project / "noisy.py",
@@ -234,6 +244,7 @@ def test_logs_are_captured_with_the_users_line_numbers(project: Path):
     assert sum(summary["log_counts"].values()) == 2
 
 
+@pytest.mark.integration
 def test_ctrl_c_interrupts_and_keeps_partial_profile(project: Path):
     write(
         project / "forever.py",
@@ -271,7 +282,9 @@ def test_ctrl_c_interrupts_and_keeps_partial_profile(project: Path):
     [
         (None, ["profile", "missing.py"], "missing.py"),
         ("twins", ["profile", "twin.py"], "longer path"),
-        ("syntax", ["profile", "broken.py"], "SyntaxError"),
+        pytest.param(  # Scalene runs the script to find the error
+            "syntax", ["profile", "broken.py"], "SyntaxError", marks=pytest.mark.integration
+        ),
         ("text", ["profile", "notes.txt"], "not a Python script"),
         (None, ["profile", "x.py", "--precision", "11"], "precision"),
         ("badconfig", ["profile", "x.py"], "outptu"),
@@ -324,6 +337,7 @@ def test_help_lists_every_profile_option(project: Path):
         assert flag in done.stdout
 
 
+@pytest.mark.integration
 def test_live_readout_shows_top_functions_while_running(project: Path):
     write(
         project / "steady.py",

@@ -234,6 +234,7 @@ def local_cluster() -> Iterator[str]:
         yield cluster.scheduler_address
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
     where = (  # indented as SPIN is, for dedent
@@ -264,6 +265,7 @@ def test_batch_on_a_local_cluster(tmp_path: Path, local_cluster: str):
     assert "Run folder: /tmp" not in out, "the worker's own folder is never shown"
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_code_changed_under_the_batch_is_refused(tmp_path: Path, local_cluster: str):
     manifest(tmp_path, {"first": SPIN.format(seconds=1.0), "second": SPIN.format(seconds=1.0)})
@@ -277,6 +279,7 @@ def test_code_changed_under_the_batch_is_refused(tmp_path: Path, local_cluster: 
     assert "refused" in out[out.rindex("entry") :]
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_ctrl_c_stops_the_running_run_and_keeps_it(tmp_path: Path, local_cluster: str):
     manifest(tmp_path, {"long": SPIN.format(seconds=20), "never": SPIN.format(seconds=0.1)})
@@ -311,6 +314,7 @@ def kill_worker_of_next_start(marks: Path, seen: int) -> int:
     return pid
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_run_whose_workers_die_twice_is_lost_and_the_batch_goes_on(
     tmp_path: Path, local_cluster: str
@@ -367,6 +371,7 @@ def dask_cli_cluster(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Pope
         logs.close()
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_dask_cli_cluster_with_a_worker_killed_mid_profile(tmp_path: Path, dask_cli_cluster):
     address, workers = dask_cli_cluster

@@ -16,6 +16,8 @@ from fixingahole.compare import judge
 from fixingahole.store import Store
 from tests.factories import write
 
+pytestmark = pytest.mark.integration  # git commits profiled with real Scalene
+
 KERNEL = """
     def kernel(n):
         return sum(i * i for i in range(n))

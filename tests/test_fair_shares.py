@@ -27,6 +27,8 @@ import pytest
 
 from tests.factories import write
 
+pytestmark = pytest.mark.integration  # real Scalene
+
 SCRIPT = """
     import sys
 

@@ -94,6 +94,7 @@ def old_pythons() -> list[str]:
     return sorted(by_interpreter.values())
 
 
+@pytest.mark.integration
 @pytest.mark.smoke
 def test_an_import_nested_in_a_gc_callback_does_not_fail_the_profiled_script(project: Path):
     # the spin after the imports gives Scalene samples to keep however fast the machine is
@@ -119,6 +120,7 @@ def test_the_bootstrap_makes_nested_imports_safe_under_plain_python(tmp_path: Pa
     assert with_fix.stdout == "imported 200\n"
 
 
+@pytest.mark.integration
 @pytest.mark.smoke
 def test_a_users_module_named_like_one_scalene_imports_breaks_nothing(project: Path):
     names = ("rich", "jinja2", "cloudpickle")
@@ -141,6 +143,7 @@ def test_a_users_module_named_like_one_scalene_imports_breaks_nothing(project: P
     assert [f["name"] for f in summary["functions"]][:1] == ["spin"]
 
 
+@pytest.mark.integration
 def test_scalene_failing_before_the_script_starts_is_the_tools_failure(project: Path, tmp_path):
     broken = write(tmp_path / "site" / "cloudpickle" / "__init__.py", "raise ImportError('torn')\n")
     write(project / "hello.py", "print('hello')\n")
@@ -219,6 +222,7 @@ def test_a_refused_notebook_leaves_no_run_folder(project: Path, cells, message):
     assert not (project / "performance").exists()
 
 
+@pytest.mark.integration
 def test_a_failing_scripts_traceback_is_shown_as_plain_python_shows_it(project: Path):
     write(project / "helper.py", "def go():\n    exec('raise ValueError(\"bad row 7\")')\n")
     write(project / "app.py", "import helper\n\n\ndef main():\n    helper.go()\n\n\nmain()\n")
@@ -261,6 +265,7 @@ def test_the_shown_traceback_is_filtered_however_the_output_is_split():
         assert out.getvalue() == expected, size
 
 
+@pytest.mark.integration
 def test_nothing_is_left_in_the_temp_folder(project: Path, tmp_path: Path):
     system_tmp = tmp_path / "system tmp"
     system_tmp.mkdir()
@@ -276,6 +281,7 @@ def test_nothing_is_left_in_the_temp_folder(project: Path, tmp_path: Path):
     assert not any(os.path.exists(path) for path in leftovers)
 
 
+@pytest.mark.integration
 @pytest.mark.smoke
 def test_two_profiles_of_a_script_compare(project: Path):
     write(project / "kernel.py", SPIN)
@@ -294,6 +300,7 @@ def test_two_profiles_of_a_script_compare(project: Path):
     assert entry["metrics"]["wall_s"]["a"]["n"] == 1
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # two profiles of numpy, pandas, matplotlib and IPython imports, under load
 def test_import_heavy_profiles_under_competition_never_fail(tmp_path: Path):
     path = Path(__file__).resolve().parent.parent / "scripts" / "stress_first_runs.py"
@@ -303,6 +310,7 @@ def test_import_heavy_profiles_under_competition_never_fail(tmp_path: Path):
     assert stress.stress(tmp_path, rounds=1) == []  # the long count: the script itself
 
 
+@pytest.mark.integration
 def test_a_stopped_script_that_swallows_the_interrupt_is_told_truthfully(project: Path):
     write(
         project / "stubborn.py",

@@ -85,6 +85,7 @@ def counted(tmp_path: Path, source: str, timeout: float | None = None):
 # ---------------------------------------------------------------- end to end
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @needs_valgrind
 def test_a_planted_change_is_slower_with_one_run_per_side_and_fails_the_gate(
@@ -173,6 +174,7 @@ def test_without_valgrind_instructions_is_a_one_line_error(project: Path) -> Non
 # ---------------------------------------------------------------- where counts cannot work
 
 
+@pytest.mark.integration
 @needs_valgrind
 def test_the_timeout_stops_the_valgrind_run_and_says_so(tmp_path: Path) -> None:
     count = counted(tmp_path, "while True:\n    pass\n", timeout=1.0)
@@ -181,6 +183,7 @@ def test_the_timeout_stops_the_valgrind_run_and_says_so(tmp_path: Path) -> None:
     assert count.startup and count.startup > 1_000_000
 
 
+@pytest.mark.integration
 @needs_valgrind
 def test_processes_and_threads_are_marked(tmp_path: Path) -> None:
     forks = counted(
@@ -204,6 +207,7 @@ def test_processes_and_threads_are_marked(tmp_path: Path) -> None:
     assert "ran 3 threads at once" in threads.note
 
 
+@pytest.mark.integration
 def test_a_valgrind_that_cannot_run_is_not_called_a_failing_script(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

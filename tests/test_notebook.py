@@ -479,6 +479,7 @@ def test_describe_failure_reads_chained_and_library_tracebacks(tmp_path: Path) -
 # --- real runs under Scalene ---------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_numpy_hot_lines_map_to_their_cells(numpy_run: Run) -> None:
     assert numpy_run.returncode == 0, numpy_run.stderr
     assert "sorted 1000000" in numpy_run.stdout
@@ -488,6 +489,7 @@ def test_numpy_hot_lines_map_to_their_cells(numpy_run: Run) -> None:
     assert matmul_percent > 5 and loop_percent > 5
 
 
+@pytest.mark.integration
 def test_scalene_sees_the_cells_own_lines_where_locate_points(numpy_run: Run) -> None:
     sources = numpy_run.sources_by_line()
     checked = 0
@@ -500,6 +502,7 @@ def test_scalene_sees_the_cells_own_lines_where_locate_points(numpy_run: Run) ->
     assert checked >= 3
 
 
+@pytest.mark.integration
 def test_magics_and_shell_escapes_run_and_share_the_scripts_globals(magic_run: Run) -> None:
     assert magic_run.returncode == 0, magic_run.stderr
     out = magic_run.stdout
@@ -516,6 +519,7 @@ def test_magics_and_shell_escapes_run_and_share_the_scripts_globals(magic_run: R
     assert "never run" not in out
 
 
+@pytest.mark.integration
 def test_what_cannot_run_outside_jupyter_is_skipped_with_a_warning(magic_run: Run) -> None:
     warnings = [line for line in magic_run.stderr.splitlines() if "skipped" in line]
     assert warnings == [
@@ -527,12 +531,14 @@ def test_what_cannot_run_outside_jupyter_is_skipped_with_a_warning(magic_run: Ru
     ]
 
 
+@pytest.mark.integration
 def test_a_line_after_a_rewritten_magic_still_maps_exactly(magic_run: Run) -> None:
     line, percent = magic_run.hottest_line(7)
     assert line == 4 and percent > 5
     assert magic_run.cell_map.locate(3) is None  # the shell's start-up is outside every cell
 
 
+@pytest.mark.integration
 def test_a_raising_cell_stops_the_run_and_is_named(raising_run: Run) -> None:
     assert raising_run.returncode != 0
     assert "cell 3 starts" in raising_run.stdout
@@ -543,11 +549,13 @@ def test_a_raising_cell_stops_the_run_and_is_named(raising_run: Run) -> None:
     )
 
 
+@pytest.mark.integration
 def test_the_cells_before_the_failure_are_in_the_profile(raising_run: Run) -> None:
     line, percent = raising_run.hottest_line(2)
     assert line == 2 and percent > 5
 
 
+@pytest.mark.integration
 def test_plots_with_no_plots_do_not_block_or_fail(plot_run: Run) -> None:
     assert plot_run.returncode == 0, plot_run.stderr
     assert plot_run.stdout.lower().splitlines() == ["backend agg", "done"]

@@ -17,6 +17,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+pytestmark = pytest.mark.integration  # real Scalene on notebooks
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "analysis.ipynb"
 
 SIX_SMALL_CELLS = [

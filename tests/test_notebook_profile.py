@@ -12,6 +12,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+pytestmark = pytest.mark.integration  # real Scalene on notebooks
+
 NUMPY_CELLS = [
     "import numpy as np\nrng = np.random.default_rng(0)",
     "def churn(n):\n"

@@ -84,6 +84,7 @@ def assert_page_works(
     return seen
 
 
+@pytest.mark.integration
 def test_run_page_renders_offline_in_chromium(chromium: str, tmp_path: Path) -> None:
     """A memory-mode page (the CPU-mode page is the failed run's, below)."""
     run_dir, summary = recorded_run(tmp_path, "2.4.0-numpy-memory.json")
@@ -110,6 +111,7 @@ def test_run_page_renders_offline_in_chromium(chromium: str, tmp_path: Path) -> 
     assert shown == sum(top in f["name"] for f in summary["functions"])
 
 
+@pytest.mark.integration
 def test_failed_run_page_says_so_at_the_top(chromium: str, tmp_path: Path) -> None:
     run_dir, summary = recorded_run(tmp_path, "2.4.0-raises-cpu.json", status="failed")
     seen = assert_page_works(
@@ -178,6 +180,7 @@ def test_flame_tree_totals_and_differences() -> None:
     assert by_id["all;main (a.py);new (b.py)"] == pytest.approx((0.0, 2.0))
 
 
+@pytest.mark.integration
 def test_compare_page_with_dots_and_a_differential_flame_graph(
     chromium: str, project: Path
 ) -> None:
@@ -205,6 +208,7 @@ def test_compare_html_needs_an_output_file(project: Path, capsys) -> None:
     assert "--output" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_history_page_table_and_static_plots(chromium: str, project: Path, capsys) -> None:
     output = project / "performance"
     walls = [10.0, 10.4, 9.8, 12.5, 12.9, 30.0]
@@ -265,6 +269,7 @@ def test_without_the_html_extra_text_works_and_pages_name_the_extra(project: Pat
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_profile_writes_the_page_and_report_re_renders_it(chromium: str, project: Path) -> None:
     script = project / "my work.py"

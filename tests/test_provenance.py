@@ -40,6 +40,7 @@ def repo(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.integration
 @needs_git
 def test_clean_repository_without_remote(repo: Path) -> None:
     assert git(repo, "remote") == ""
@@ -48,6 +49,7 @@ def test_clean_repository_without_remote(repo: Path) -> None:
     assert git_info(repo) == info
 
 
+@pytest.mark.integration
 @needs_git
 def test_subfolder_reports_the_enclosing_repository(repo: Path) -> None:
     sub = repo / "deep" / "er"
@@ -55,6 +57,7 @@ def test_subfolder_reports_the_enclosing_repository(repo: Path) -> None:
     assert git_info(sub)["commit"] == git(repo, "rev-parse", "HEAD")
 
 
+@pytest.mark.integration
 @needs_git
 def test_modified_tracked_file_is_dirty(repo: Path) -> None:
     (repo / "script.py").write_text("print('changed')\n")
@@ -63,6 +66,7 @@ def test_modified_tracked_file_is_dirty(repo: Path) -> None:
     assert git_info(repo)["dirty"] is True, "a staged change is still dirty"
 
 
+@pytest.mark.integration
 @needs_git
 def test_untracked_file_is_not_dirty_but_staged_new_file_is(repo: Path) -> None:
     (repo / "scratch.txt").write_text("notes\n")
@@ -71,12 +75,14 @@ def test_untracked_file_is_not_dirty_but_staged_new_file_is(repo: Path) -> None:
     assert git_info(repo)["dirty"] is True
 
 
+@pytest.mark.integration
 @needs_git
 def test_deleted_tracked_file_is_dirty(repo: Path) -> None:
     (repo / "script.py").unlink()
     assert git_info(repo)["dirty"] is True
 
 
+@pytest.mark.integration
 @needs_git
 def test_detached_head_has_no_branch(repo: Path) -> None:
     (repo / "script.py").write_text("print('second')\n")
@@ -86,6 +92,7 @@ def test_detached_head_has_no_branch(repo: Path) -> None:
     assert git_info(repo) == {"commit": first, "branch": None, "dirty": False}
 
 
+@pytest.mark.integration
 @needs_git
 def test_repository_without_commits(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", "-b", "main")
@@ -93,6 +100,7 @@ def test_repository_without_commits(tmp_path: Path) -> None:
 
 
 @needs_git
+@pytest.mark.integration
 def test_not_a_repository_gives_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "x.py").write_text("")
     # GIT_CEILING_DIRECTORIES keeps git from finding a repository above the temp folder.

@@ -131,6 +131,7 @@ def cpu_run(tmp_path_factory) -> tuple[ScaleneResult, Path, Path]:
     return run_scalene(request), run_dir, script
 
 
+@pytest.mark.integration
 def test_cpu_mode_writes_json_at_the_absolute_path_after_chdir(cpu_run):
     result, run_dir, script = cpu_run
     assert result.status == "ok", result
@@ -142,6 +143,7 @@ def test_cpu_mode_writes_json_at_the_absolute_path_after_chdir(cpu_run):
     assert "--cpu-only" in result.command
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("fixture", ["cpu_run", "memory_run"])
 def test_scalene_runs_the_script_without_relaunching_itself(fixture, request):
     _, run_dir, _ = request.getfixturevalue(fixture)
@@ -174,12 +176,14 @@ def test_the_environment_satisfies_scalenes_own_relaunch_check(tmp_path, monkeyp
     assert all(part in env.get("LD_PRELOAD", "").split(":") for part in kept)
 
 
+@pytest.mark.integration
 def test_arguments_with_spaces_arrive_intact(cpu_run):
     _, run_dir, _ = cpu_run
     stdout = (run_dir / "stdout.txt").read_text(encoding="utf-8")
     assert "args=['two words', '--n', '3', '']" in stdout
 
 
+@pytest.mark.integration
 def test_output_is_saved_without_scalene_trailer_but_with_users_lookalike(cpu_run):
     _, run_dir, _ = cpu_run
     stdout = (run_dir / "stdout.txt").read_text(encoding="utf-8")
@@ -190,6 +194,7 @@ def test_output_is_saved_without_scalene_trailer_but_with_users_lookalike(cpu_ru
     assert "USER WARNING script ü ñ.py" in stderr  # the user's basicConfig still prints
 
 
+@pytest.mark.integration
 def test_logs_hold_the_users_line_numbers_and_levels(cpu_run):
     result, run_dir, script = cpu_run
     records = [line.split("\t") for line in (run_dir / "logs.log").read_text().splitlines()]
@@ -204,6 +209,7 @@ def test_logs_hold_the_users_line_numbers_and_levels(cpu_run):
     assert "enabled=False" in stdout  # the user's logger levels are untouched
 
 
+@pytest.mark.integration
 def test_the_child_gets_its_own_temp_dir_which_is_removed(cpu_run):
     _, run_dir, _ = cpu_run
     stdout = (run_dir / "stdout.txt").read_text(encoding="utf-8")
@@ -213,6 +219,7 @@ def test_the_child_gets_its_own_temp_dir_which_is_removed(cpu_run):
     assert not child_tmp.exists()
 
 
+@pytest.mark.integration
 def test_cpu_time_and_rss_are_measured(cpu_run):
     result, _, _ = cpu_run
     assert result.cpu_s >= 1.2  # the script is busy for 1.5 s
@@ -255,6 +262,7 @@ def memory_run(tmp_path_factory) -> tuple[ScaleneResult, Path, Path]:
     return run_scalene(request), run_dir, script
 
 
+@pytest.mark.integration
 def test_memory_mode_writes_json_with_heap_figures(memory_run):
     result, run_dir, _ = memory_run
     assert result.status == "ok", result
@@ -264,11 +272,13 @@ def test_memory_mode_writes_json_with_heap_figures(memory_run):
     assert profile["max_footprint_mb"] >= 150
 
 
+@pytest.mark.integration
 def test_max_rss_covers_200_mb_touched(memory_run):
     result, _, _ = memory_run
     assert result.max_rss_mb > 200
 
 
+@pytest.mark.integration
 def test_debug_records_are_captured_at_debug_level(memory_run):
     result, run_dir, script = memory_run
     line = f"{script}:{line_of(script, 'DEBUG HERE')}"
@@ -278,6 +288,7 @@ def test_debug_records_are_captured_at_debug_level(memory_run):
     assert "now at debug" not in (run_dir / "stderr.txt").read_text()
 
 
+@pytest.mark.integration
 def test_the_bootstrap_is_never_in_the_profile_even_with_profile_all(memory_run):
     result, run_dir, _ = memory_run
     assert "--profile-all" in result.command
@@ -316,6 +327,7 @@ def failing_run(tmp_path_factory):
     return result, run_dir, snapshots
 
 
+@pytest.mark.integration
 def test_a_failing_script_is_failed_with_its_exception_line(failing_run):
     result, run_dir, _ = failing_run
     assert result.status == "failed"
@@ -325,6 +337,7 @@ def test_a_failing_script_is_failed_with_its_exception_line(failing_run):
     assert "Traceback" in (run_dir / "stderr.txt").read_text()
 
 
+@pytest.mark.integration
 def test_live_snapshots_are_taken_and_a_failing_callback_does_not_end_the_run(failing_run):
     result, _, snapshots = failing_run
     assert "--profile-interval" in result.command
@@ -332,6 +345,7 @@ def test_live_snapshots_are_taken_and_a_failing_callback_does_not_end_the_run(fa
     assert any(snapshots)  # Scalene rewrote the JSON while the script ran
 
 
+@pytest.mark.integration
 def test_sys_exit_3_is_failed_with_its_code_also_from_a_worker_thread(tmp_path):
     script = write_script(tmp_path, "exits.py", BUSY + "\nimport sys\nbusy(1.0)\nsys.exit(3)\n")
     with ThreadPoolExecutor(1) as pool:  # no signal handlers can be set there
@@ -340,6 +354,7 @@ def test_sys_exit_3_is_failed_with_its_code_also_from_a_worker_thread(tmp_path):
     assert (tmp_path / "run" / "profile.json").exists()
 
 
+@pytest.mark.integration
 def test_a_script_killed_by_a_signal_says_so(tmp_path):
     source = BUSY + "\nimport os, signal\nbusy(0.5)\nos.kill(os.getpid(), signal.SIGKILL)\n"
     script = write_script(tmp_path, "killed.py", source)
@@ -348,6 +363,7 @@ def test_a_script_killed_by_a_signal_says_so(tmp_path):
     assert "received signal" not in (tmp_path / "run" / "stderr.txt").read_text()
 
 
+@pytest.mark.integration
 def test_a_syntax_error_is_one_line_with_file_and_line(tmp_path):
     script = write_script(tmp_path, "broken script.py", "x = 1\ndef f(:\n    pass\n")
     handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
@@ -375,6 +391,7 @@ while True:
 """
 
 
+@pytest.mark.integration
 def test_timeout_stops_the_group_and_keeps_a_partial_profile(tmp_path):
     script = write_script(tmp_path, "forever.py", FOREVER_SCRIPT)
     pgid_file = tmp_path / "pgid"
@@ -405,6 +422,7 @@ print("RESULT " + json.dumps(dataclasses.asdict(result), default=str))
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_signal_to_us_interrupts_the_run(tmp_path, signum):
     script = write_script(tmp_path, "forever.py", FOREVER_SCRIPT)
@@ -476,6 +494,7 @@ def make_user_site(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.integration
 @pytest.mark.slow  # importing matplotlib under Scalene takes several seconds
 def test_no_plots_never_blocks_and_keeps_the_users_sitecustomize(tmp_path):
     pytest.importorskip("matplotlib")
@@ -496,6 +515,7 @@ def test_no_plots_never_blocks_and_keeps_the_users_sitecustomize(tmp_path):
 # --- echo ----------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_echo_tees_the_scripts_output_to_ours(tmp_path, capfd):
     script = write_script(
         tmp_path, "hello.py", "import sys\nprint('out ü')\nprint('err', file=sys.stderr)\n"
@@ -566,6 +586,7 @@ def test_a_missing_scalene_is_a_user_error_naming_the_pip_command(tmp_path):
 # --- the command line ---------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_every_flag_of_the_command_is_one_scalene_knows(tmp_path):
     request = ScaleneRequest(
         script=tmp_path / "s.py",

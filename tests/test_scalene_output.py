@@ -560,6 +560,7 @@ def fresh_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return script, outfile
 
 
+@pytest.mark.integration
 def test_a_fresh_scalene_profile_from_an_odd_folder_parses(fresh_run: tuple[Path, Path]) -> None:
     script, outfile = fresh_run
     profile = load_profile(outfile)

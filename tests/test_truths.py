@@ -32,7 +32,7 @@ from fixingahole.notebook import CellMap
 from fixingahole.report import RunInfo, reported_profile
 from fixingahole.scalene_output import Profile, load_profile
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 TRUTHS = Path(__file__).parent / "data" / "truths"
 SAMPLE_POINTS = 10  # tolerance of a split of samples, in percentage points
