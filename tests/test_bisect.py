@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import git
+
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SCRIPT = """\
@@ -33,13 +35,6 @@ def steady(n):
 planted({planted})
 steady(1_500_000)
 """
-
-
-def git(repo: Path, *argv: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *argv], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 def commit(repo: Path, message: str, **files: str) -> str:

@@ -6,7 +6,6 @@ import csv
 import io
 import itertools
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from fixingahole.cli import main
 from fixingahole.compare import judge
 from fixingahole.store import Store
-from tests.factories import write
+from tests.factories import git, write
 
 pytestmark = pytest.mark.integration  # git commits profiled with real Scalene
 
@@ -27,17 +26,6 @@ KERNEL = """
 """
 VERSIONS = (("fast", 30), ("slow", 300))  # rounds of a ~10 ms kernel
 REPEATS = {"fast": 10, "slow": 5}
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def commit_version(root: Path, rounds: int, message: str) -> str:

@@ -23,7 +23,7 @@ from fixingahole.instructions import CountRequest, count_instructions
 from fixingahole.manifest import load_manifest
 from fixingahole.settings import load_settings
 from fixingahole.store import Store
-from tests.factories import NO_FUNCTIONS, frame, invoke, summary_doc, write
+from tests.factories import NO_FUNCTIONS, frame, git, invoke, summary_doc, write
 from tests.factories import run_row as run
 
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
@@ -64,15 +64,6 @@ def count_cache(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _shared_cache(count_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIXINGAHOLE_CACHE_DIR", str(count_cache))
-
-
-def git(root: Path, *argv: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *argv],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
 
 
 def counted(tmp_path: Path, source: str, timeout: float | None = None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import platform
 import shutil
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -14,15 +13,9 @@ import pytest
 from fixingahole import __version__
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash, environment, git_info
+from tests.factories import git
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture
