@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from os import PathLike
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fixingahole.store import Store
 
 __version__ = "0.1.0"
 
 
-def open_store(root: str | PathLike | None = None, output: str | PathLike | None = None):
+def open_store(
+    root: str | PathLike[str] | None = None, output: str | PathLike[str] | None = None
+) -> Store:
     """The results store of a code base, configured as for the `fixingahole` command.
 
     `store.runs()`, `store.functions(run_ids)` and `store.lines(run_ids)` return pandas DataFrames.

@@ -27,13 +27,16 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fixingahole.batch import BatchResult, Job, Progress
 from fixingahole.errors import UserError
 from fixingahole.profile_run import RUN_STAMP, RunOutcome, _add_to_store, new_run_dir
 from fixingahole.remote import CodeCheck, RemoteBatch, RemoteRun, profile_on_worker
 from fixingahole.settings import Settings
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
 
 CONNECT_TIMEOUT_S = 3.0  # reaching the scheduler
 WORKERS_TIMEOUT_S = 10.0  # for the first worker to be there
@@ -62,7 +65,7 @@ def run_on_cluster(
         client.close(timeout=5)
 
 
-def connect(address: str) -> Any:
+def connect(address: str) -> Client:
     """A `distributed.Client` of the scheduler at `address` with at least one worker."""
     try:
         from distributed import Client
@@ -92,7 +95,7 @@ def connect(address: str) -> Any:
 
 def _check_address(address: str) -> None:
     """Refuse an address Dask cannot parse or nothing listens at, before a client is made."""
-    from distributed.comm import parse_address, parse_host_port
+    from distributed.comm.addressing import parse_address, parse_host_port
     from distributed.comm.registry import get_backend
 
     try:
@@ -102,7 +105,7 @@ def _check_address(address: str) -> None:
     except (ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())
         raise UserError(f"--scheduler {address!r}: {reason}; give tcp://HOST:PORT") from None
-    if host is None:
+    if host is None or port is None:
         return
     try:  # a refused or unroutable address fails here at once, not after Dask's retries
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
@@ -120,7 +123,15 @@ class _Dispatch:
     the next waits for the host's lock, so a host never idles while a result travels back.
     """
 
-    def __init__(self, client, jobs, settings, run_one, progress, fail_fast):
+    def __init__(
+        self,
+        client: Client,
+        jobs: Sequence[Job],
+        settings: Settings,
+        run_one: Callable[..., RunOutcome],
+        progress: Progress,
+        fail_fast: bool,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.run_one = run_one
@@ -129,7 +140,8 @@ class _Dispatch:
         self.batch = RemoteBatch(uuid.uuid4().hex[:12], settings, Path.cwd())
         self.pending = deque(enumerate(jobs))
         self.busy: dict[Any, tuple[int, Job, str]] = {}  # future -> (index, job, host)
-        self.lanes: dict[str, deque] = {}  # host -> its futures in flight, in plan order
+        # host -> its futures in flight, in plan order
+        self.lanes: dict[str, deque[Future[RemoteRun]]] = {}
         self.host_names: dict[str, str] = {}  # a worker's address -> its machine's name
         self.announced: set[Any] = set()
         self.checks = {job.entry.name: code_check(job.entry.path) for job in jobs}
@@ -163,7 +175,7 @@ class _Dispatch:
                 lane.append(future)
             self._announce(lane)
 
-    def _announce(self, lane: deque) -> None:
+    def _announce(self, lane: deque[Future[RemoteRun]]) -> None:
         """Print the progress line of the run now profiling at the head of a lane."""
         if lane and lane[0] not in self.announced:
             self.announced.add(lane[0])
@@ -181,7 +193,7 @@ class _Dispatch:
                 self.host_names.update({host: names[worker] for host, worker in new.items()})
         return {info["host"] for info in workers.values()}
 
-    def _submit(self, index: int, job: Job, host: str, after: int | None):
+    def _submit(self, index: int, job: Job, host: str, after: int | None) -> Future[RemoteRun]:
         from distributed import Variable
 
         Variable(self.batch.attempts(index), client=self.client).set(0)
@@ -200,7 +212,7 @@ class _Dispatch:
             pure=False,
         )
 
-    def _finished(self, timeout: float) -> list:
+    def _finished(self, timeout: float) -> list[Future[RemoteRun]]:
         """The futures that are done, waiting up to `timeout` for the first (or a new worker)."""
         from distributed import wait
 
@@ -213,7 +225,7 @@ class _Dispatch:
             return []
         return list(done)
 
-    def _collect(self, future) -> None:
+    def _collect(self, future: Future[RemoteRun]) -> None:
         index, job, host = self.busy.pop(future)
         lane = self.lanes[host]
         lane.remove(future)
@@ -276,14 +288,15 @@ def code_check(path: Path) -> CodeCheck:
     """What a worker must find at `path`: the same bytes at the same commit."""
     from fixingahole.provenance import content_hash, git_info
 
-    return CodeCheck(path, content_hash(path), (git_info(path) or {}).get("commit"))
+    git = git_info(path)
+    return CodeCheck(path, content_hash(path), git["commit"] if git else None)
 
 
 def land(remote: RemoteRun, settings: Settings) -> RunOutcome:
     """Unpack a worker's run folder into the output folder and index it; a run id already taken
     here gets the next free suffix."""
     if not remote.archive:
-        summary = {"error": remote.error, "environment": {"host": remote.host}}
+        summary: dict[str, Any] = {"error": remote.error, "environment": {"host": remote.host}}
         return RunOutcome("-", settings.output, remote.status, None, summary)
     summary = dict(remote.summary)
     entry, stamp = summary["run_id"].split("/")

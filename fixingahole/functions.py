@@ -143,12 +143,13 @@ def _own_functions(file: FileStat, table: list[Scope | None]) -> tuple[FunctionS
 def _function(path: str, scope: Scope, lines: Sequence[LineStat]) -> FunctionStat:
     """One function's self figures from its own lines."""
     figures = {name: sum(getattr(line, name) for line in lines) for name in (*_CPU, *_SUMMED)}
-    malloc = figures["malloc_mb"]
+    malloc: float = figures["malloc_mb"]
 
     def weighted(name: str) -> float:
         if malloc <= 0:
             return 0.0
-        return sum(getattr(line, name) * line.malloc_mb for line in lines) / malloc
+        total: float = sum(getattr(line, name) * line.malloc_mb for line in lines)
+        return total / malloc
 
     return FunctionStat(
         file=path,

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from fixingahole.errors import UserError
 from fixingahole.runner import BOOTSTRAP_DIR, _stop_signals  # Ctrl-C handled as in a profile
@@ -220,8 +221,8 @@ def _run_valgrind(
     cwd: Path,
     tmp: Path,
     timeout: float | None,
-    stdout,
-    stderr,
+    stdout: IO[bytes] | int,  # a file, or subprocess.DEVNULL
+    stderr: IO[bytes] | int,
 ) -> _Counted:
     """Run Python under Cachegrind to the end, the timeout or Ctrl-C, counting its threads."""
     threads = 0
@@ -263,7 +264,7 @@ def _run_valgrind(
     return _Counted(status, child.returncode, counts, child.pid, threads, wall_s, log_tail)
 
 
-def _kill_group(child: subprocess.Popen, *, wait: bool = True) -> None:
+def _kill_group(child: subprocess.Popen[bytes], *, wait: bool = True) -> None:
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)
     if wait:

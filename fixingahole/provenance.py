@@ -14,6 +14,7 @@ import subprocess
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import TypedDict
 
 from fixingahole import __version__
 from fixingahole.errors import UserError
@@ -22,7 +23,15 @@ GIT_TIMEOUT_S = 5.0
 _CHUNK = 1 << 20
 
 
-def git_info(path: Path) -> dict | None:
+class GitInfo(TypedDict):
+    """Where the profiled code stood in git (`git` in summary.json)."""
+
+    commit: str | None  # None before the first commit
+    branch: str | None  # None on a detached HEAD
+    dirty: bool  # a tracked file differs between HEAD, the index and the work tree
+
+
+def git_info(path: Path) -> GitInfo | None:
     """`{commit, branch, dirty}` of the git work tree holding `path`, or None outside git.
 
     `commit` is None before the first commit and `branch` is None on a detached HEAD; a
@@ -48,9 +57,10 @@ def git_info(path: Path) -> dict | None:
     return _parse_status(done.stdout)
 
 
-def _parse_status(text: str) -> dict:
+def _parse_status(text: str) -> GitInfo:
     """The commit, branch and dirty flag in `git status --porcelain=v2 --branch` output."""
-    commit = branch = None
+    commit: str | None = None
+    branch: str | None = None
     dirty = False
     for line in text.splitlines():
         if line.startswith("# branch.oid "):
@@ -64,13 +74,13 @@ def _parse_status(text: str) -> dict:
     return {"commit": commit, "branch": branch, "dirty": dirty}
 
 
-def environment() -> dict:
+def environment() -> dict[str, str | None]:
     """Python, Scalene and fixing-a-hole versions, host name, platform and CPU model."""
     return dict(_environment())
 
 
 @cache
-def _environment() -> dict:
+def _environment() -> dict[str, str | None]:
     return {
         "python": platform.python_version(),
         "scalene": _version_of("scalene"),

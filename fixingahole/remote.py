@@ -27,9 +27,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fixingahole.profile_run import RunOutcome
 from fixingahole.settings import Settings
+
+if TYPE_CHECKING:
+    from distributed import Event
 
 LOCK_FILE = "fixingahole-profile.lock"
 MAX_ATTEMPTS = 2  # a run whose worker dies is retried once, then reported lost
@@ -76,7 +80,7 @@ class RemoteRun:
     status: str
     error: str | None = None
     exit_code: int | None = None
-    summary: dict = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
     archive: bytes = b""  # the run folder as a tar.gz; empty when no run was made
 
 
@@ -103,15 +107,23 @@ def profile_on_worker(
         turn.set()
 
 
-def _profile(run_one, job, check, batch, index, after, turn) -> RemoteRun:
+def _profile(
+    run_one: Callable[..., RunOutcome],
+    job: object,
+    check: CodeCheck,
+    batch: RemoteBatch,
+    index: int,
+    after: int | None,
+    turn: Event,
+) -> RemoteRun:
     host = socket.gethostname()
     attempt = _count_attempt(batch.attempts(index))
     if attempt is None:  # the client is gone (a run Dask redid after the batch ended)
         return RemoteRun(host, "cancelled", "its batch is over")
     if attempt > MAX_ATTEMPTS:
         end_orphans_if_free()
-        error = f"lost: the workers running it died {MAX_ATTEMPTS} times (last on {host})"
-        return RemoteRun(host, "lost", error)
+        lost = f"lost: the workers running it died {MAX_ATTEMPTS} times (last on {host})"
+        return RemoteRun(host, "lost", lost)
     refusal = refuse_other_code(check, host)
     if refusal:
         return RemoteRun(host, "refused", refusal)
@@ -198,7 +210,8 @@ def refuse_other_code(check: CodeCheck, host: str) -> str | None:
             f"({here[:15]} there, {check.code_hash[:15]} here); "
             "put the same code at the same path on every worker"
         )
-    commit = (git_info(check.path) or {}).get("commit")
+    git = git_info(check.path)
+    commit = git["commit"] if git else None
     if commit != check.commit:
         return (
             f"refused on {host}: the code is at commit {_short(commit)} there and "

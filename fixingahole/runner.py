@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, Protocol, TextIO
 
 from fixingahole.errors import UserError
 
@@ -525,6 +525,14 @@ def _signal_group(pgid: int, signum: int) -> None:
             os.killpg(pgid, signum)
 
 
+class _Echo(Protocol):
+    """Where a `_Tee` shows its stream: ours, or a `_UsersTraceback` in front of our stderr."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
 class _Tee:
     """Copies one output stream of the child to a file and to ours, minus Scalene's trailer.
 
@@ -536,7 +544,7 @@ class _Tee:
     def __init__(
         self,
         file: BinaryIO,
-        echo: TextIO | None,
+        echo: _Echo | None,
         trailer: tuple[bytes, ...],
         interrupted: threading.Event | None = None,
     ) -> None:

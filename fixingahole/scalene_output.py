@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from fixingahole.errors import UserError
 
@@ -163,7 +163,7 @@ class Profile:
         return tuple(leak for file in self.files for leak in file.leaks)
 
 
-def parse_profile(data: dict) -> Profile:
+def parse_profile(data: object) -> Profile:
     """Build a `Profile` from a decoded Scalene JSON document (any 1.5.x - 2.x version)."""
     from fixingahole.functions import derive
 
@@ -225,7 +225,7 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
 _ESCAPES = (("\\u0026", "&"), ("\\u003c", "<"), ("\\u003e", ">"))
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     """True for a finite JSON number (not a bool, not NaN, not an int too large for a float)."""
     if type(value) is float:
         return math.isfinite(value)
@@ -260,7 +260,7 @@ def _text(value: object) -> str:
     return value
 
 
-def _file(name: str, raw: dict) -> FileStat:
+def _file(name: str, raw: dict[str, object]) -> FileStat:
     from fixingahole.functions import scopes_of
 
     path = _path(name)
@@ -292,7 +292,7 @@ def _file(name: str, raw: dict) -> FileStat:
     )
 
 
-def _line(path: str, raw: dict) -> LineStat | None:
+def _line(path: str, raw: dict[str, object]) -> LineStat | None:
     lineno = _lineno(raw.get("lineno"))
     if not lineno:
         return None
@@ -306,14 +306,14 @@ def _line(path: str, raw: dict) -> LineStat | None:
     )
 
 
-def _function(path: str, raw: dict) -> FunctionStat | None:
+def _function(path: str, raw: dict[str, object]) -> FunctionStat | None:
     name = _text(raw.get("line"))
     if not name:
         return None
     return FunctionStat(file=path, name=name, lineno=_lineno(raw.get("lineno")), **_figures(raw))
 
 
-def _figures(raw: dict) -> dict[str, float]:
+def _figures(raw: dict[str, object]) -> dict[str, float]:
     """The CPU and memory figures that lines and functions share."""
     get = raw.get
     return {

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, cast
 
 from fixingahole.errors import UserError
 
@@ -29,6 +30,15 @@ class Settings:
     ignore: tuple[Path, ...] = ()  # absolute folders
     pyproject: Path | None = None  # the pyproject.toml the settings came from, if any
     scheduler: str | None = None  # a Dask scheduler's address: profile-all runs on its workers
+
+
+class _Table(TypedDict, total=False):
+    """[tool.fixingahole] as `_read_table` checked it."""
+
+    root: str
+    output: str
+    ignore: list[str]
+    scheduler: str
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,7 @@ def load_settings(
         _Value(table["output"], f"{in_file} output {table['output']!r}", root_path)
         if "output" in table
         else None,
-        _Value(DEFAULT_OUTPUT, f"output {DEFAULT_OUTPUT!r} (the default)", root_path),
-    )
+    ) or _Value(DEFAULT_OUTPUT, f"output {DEFAULT_OUTPUT!r} (the default)", root_path)
     output_path = _output(output_value)
 
     env_ignore = environ.get("FIXINGAHOLE_IGNORE")
@@ -119,7 +128,7 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def _read_table(pyproject: Path, cwd: Path) -> dict[str, object] | None:
+def _read_table(pyproject: Path, cwd: Path) -> _Table | None:
     """The validated [tool.fixingahole] table of `pyproject`, or None when it has none."""
     shown = display_path(pyproject, cwd)
     try:
@@ -146,7 +155,7 @@ def _read_table(pyproject: Path, cwd: Path) -> dict[str, object] | None:
         elif not isinstance(value, str) or not value.strip():
             what = "a scheduler's address, tcp://HOST:PORT" if key == "scheduler" else "a folder"
             raise UserError(f"{where} {key}: must be a non-empty string ({what}), got {value!r}")
-    return table
+    return cast(_Table, table)  # each key and value checked above
 
 
 def _scheduler(

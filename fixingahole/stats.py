@@ -144,7 +144,8 @@ def _rank_sum_counts(doubled_ranks: tuple[int, ...], k: int) -> np.ndarray:
     counts[0, 0] = 1.0
     for rank in doubled_ranks:
         counts[1:, rank:] = counts[1:, rank:] + counts[:-1, : total + 1 - rank]
-    return counts[k]
+    row: np.ndarray = counts[k]
+    return row
 
 
 def _exact_tails(doubled_ranks: tuple[int, ...], k: int, observed: int) -> tuple[float, float]:
@@ -261,7 +262,8 @@ def _check_alpha(alpha: float) -> None:
 
 def _log_residuals(data: np.ndarray) -> np.ndarray:
     logs = np.log(data)
-    return logs - np.median(logs)
+    residuals: np.ndarray = logs - np.median(logs)
+    return residuals
 
 
 def detectable_shift(residuals: np.ndarray, repeat: int, alpha: float) -> float | None:

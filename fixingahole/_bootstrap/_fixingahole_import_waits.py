@@ -63,7 +63,8 @@ def install() -> bool:
         return False
     bootstrap = sys.modules.get("_frozen_importlib")
     table = getattr(bootstrap, "_blocking_on", None)
-    if type(table) is not dict or table:
+    if bootstrap is None or type(table) is not dict or table:
         return False
-    bootstrap._blocking_on = ImportWaits()
+    # importlib's private table, which typeshed does not declare
+    bootstrap._blocking_on = ImportWaits()  # type: ignore[attr-defined]
     return True

@@ -35,9 +35,9 @@ def install(loaded_at_start: frozenset[str]) -> None:
     marker = os.environ.get("FIXINGAHOLE_STARTED")
     first = os.environ.get("FIXINGAHOLE_PATH_FIRST") or os.path.dirname(script)
     names = {script, os.environ.get("FIXINGAHOLE_NOTEBOOK_FILENAME") or script}
-    started = []
+    started: list[bool] = []
 
-    def hook(event: str, args: tuple) -> None:
+    def hook(event: str, args: tuple[object, ...]) -> None:
         if event != "exec" or started or getattr(args[0], "co_filename", None) not in names:
             return
         started.append(True)
@@ -57,14 +57,15 @@ def _start_scalene_clean() -> None:
     """Keep the working directory, which `-m` puts first on sys.path, out of Scalene's start."""
     import runpy
 
-    run_module_as_main = runpy._run_module_as_main
+    # `python -m`'s entry point: private, so typeshed does not declare it.
+    run_module_as_main = runpy._run_module_as_main  # type: ignore[attr-defined]
 
     def run_without_cwd(mod_name: str, alter_argv: bool = True) -> object:
         if sys.path and sys.path[0] in ("", os.getcwd()):
             del sys.path[0]
         return run_module_as_main(mod_name, alter_argv)
 
-    runpy._run_module_as_main = run_without_cwd
+    runpy._run_module_as_main = run_without_cwd  # type: ignore[attr-defined]
 
 
 def _put_first(folder: str, loaded_at_start: frozenset[str]) -> None:
@@ -79,7 +80,7 @@ def _put_first(folder: str, loaded_at_start: frozenset[str]) -> None:
 
 def _module_names(folder: str) -> set[str]:
     """The top-level modules and packages a folder holds."""
-    names = set()
+    names: set[str] = set()
     try:
         entries = os.scandir(folder)
     except OSError:

@@ -39,12 +39,12 @@ import time
 
 TYPE_CHECKING = False  # not from typing, which takes longer to import than all of this file
 if TYPE_CHECKING:
-    import argparse
-    import logging
     import warnings
+    from argparse import ArgumentParser
     from collections.abc import Callable, Sequence
     from importlib.machinery import ModuleSpec
-    from types import ModuleType
+    from logging import Logger, LogRecord
+    from types import CodeType, FrameType, ModuleType
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -88,12 +88,13 @@ def _capture_warnings(log: _LogFile) -> None:
     """
     import warnings
 
-    show = warnings._showwarnmsg
-    show_impl = warnings._showwarnmsg_impl
+    # The hooks behind showwarning; private, so typeshed does not declare them.
+    show = warnings._showwarnmsg  # type: ignore[attr-defined]
+    show_impl = warnings._showwarnmsg_impl  # type: ignore[attr-defined]
 
     def _showwarnmsg(msg: warnings.WarningMessage) -> None:
         try:
-            recording = warnings._showwarnmsg_impl is not show_impl
+            recording = warnings._showwarnmsg_impl is not show_impl  # type: ignore[attr-defined]
             if not recording and log.wants(LEVELS["WARNING"], msg.filename):
                 text = f"{msg.category.__name__}: {msg.message}"
                 log.write(time.time(), "WARNING", "warnings", msg.filename, msg.lineno, text)
@@ -101,7 +102,7 @@ def _capture_warnings(log: _LogFile) -> None:
             pass
         show(msg)
 
-    warnings._showwarnmsg = _showwarnmsg
+    warnings._showwarnmsg = _showwarnmsg  # type: ignore[attr-defined]
 
 
 def _capture_logging(log: _LogFile, logging: ModuleType) -> None:
@@ -118,12 +119,12 @@ def _capture_logging(log: _LogFile, logging: ModuleType) -> None:
         id(code): code for code in (getattr(logger_class, name).__code__ for name in _LEVEL_METHODS)
     }
 
-    def isEnabledFor(self: logging.Logger, level: int) -> bool:
+    def isEnabledFor(self: Logger, level: int) -> bool:
         if is_enabled_for(self, level):
             return True
         return level >= log.level and id(sys._getframe(1).f_code) in level_methods
 
-    def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    def callHandlers(self: Logger, record: LogRecord) -> None:
         try:
             if record.name != "py.warnings" and log.wants(record.levelno, record.pathname):
                 message = _record_message(record, logging)
@@ -144,7 +145,7 @@ def _capture_logging(log: _LogFile, logging: ModuleType) -> None:
     logger_class.callHandlers = callHandlers
 
 
-def _record_message(record: logging.LogRecord, logging: ModuleType) -> str:
+def _record_message(record: LogRecord, logging: ModuleType) -> str:
     try:
         message = record.getMessage()
     except Exception:
@@ -158,7 +159,7 @@ def _scalene_args_verbatim(argparse: ModuleType) -> None:
     """Turn off option abbreviations in Scalene's `run` parser only, as it parses."""
     parse_known_args = argparse.ArgumentParser.parse_known_args
 
-    def patched(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> object:
+    def patched(self: ArgumentParser, *args: object, **kwargs: object) -> object:
         if self.prog == "scalene run":
             self.allow_abbrev = False
         return parse_known_args(self, *args, **kwargs)
@@ -175,7 +176,9 @@ def _silence_show(owner: str) -> Callable[[ModuleType], None]:
     """A patch that makes `show` of the module (owner "") or of a class in it do nothing."""
 
     def patch(module: ModuleType) -> None:
-        (getattr(module, owner) if owner else module).show = _ignore_show
+        target = getattr(module, owner) if owner else module
+        # a module or a class: typeshed's ModuleType reads any attribute but sets none
+        target.show = _ignore_show  # type: ignore[union-attr]
 
     return patch
 
@@ -205,8 +208,9 @@ class _AfterImport:
             spec = find_spec(name, path, target) if find_spec else None
             if spec is not None:
                 break
-        run = getattr(spec and spec.loader, "exec_module", None)
-        if run is None:
+        loader = spec.loader if spec is not None else None
+        run = getattr(loader, "exec_module", None)
+        if loader is None or run is None:
             return spec
 
         def exec_module(module: ModuleType) -> None:
@@ -216,7 +220,7 @@ class _AfterImport:
                     self.patches.pop(name)(module)
 
         with contextlib.suppress(AttributeError):
-            spec.loader.exec_module = exec_module
+            loader.exec_module = exec_module
         return spec
 
 
@@ -259,11 +263,11 @@ def _native_time_stays(funcutils: ModuleType) -> None:
     between.update(dis.hasjrel, dis.hasjabs)
 
     @functools.cache
-    def stops(code: object) -> frozenset[int]:
+    def stops(code: CodeType) -> frozenset[int]:
         """Offsets where the frame itself runs signal handlers, between instructions."""
         return frozenset(i.offset for i in dis.get_instructions(code) if i.opcode in between)
 
-    def find_preceding_call_line(code: object, bytei: int) -> int | None:
+    def find_preceding_call_line(code: CodeType, bytei: int) -> int | None:
         return find(code, bytei) if bytei in stops(code) else None
 
     utils.find_preceding_call_line = staticmethod(find_preceding_call_line)
@@ -315,10 +319,11 @@ def _as_notebook(script: str, code: object) -> object:
 
 def _importer() -> str:
     """The module whose import statement is running (importlib's own frames skipped)."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("importlib"):
         frame = frame.f_back
-    return frame.f_globals.get("__name__", "") if frame is not None else ""
+    name: str = frame.f_globals.get("__name__", "") if frame is not None else ""
+    return name
 
 
 class _NoNativeStacksForScalene:
@@ -375,11 +380,11 @@ def _file_rules_before_sampling(profiler: ModuleType) -> None:
     scalene = getattr(profiler, "Scalene", None)
     start = getattr(scalene, "start", None)
     should_trace = getattr(scalene, "_should_trace", None)
-    if not (callable(start) and callable(should_trace)):
+    if scalene is None or not (callable(start) and callable(should_trace)):
         return
 
     def start_after_deciding() -> None:
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             with contextlib.suppress(Exception):
                 should_trace(frame.f_code.co_filename, frame.f_code.co_name)
@@ -409,24 +414,28 @@ def _mark_event_loop(mark: str) -> Callable[[ModuleType], None]:
     on the stack while the loop runs.
     """
 
+    # Patching a module's function: typeshed's ModuleType reads any attribute but sets none.
     def patch(events: ModuleType) -> None:
         set_running_loop = events._set_running_loop
 
         def _set_running_loop(loop: object) -> None:
             if loop is not None:
-                events._set_running_loop = set_running_loop
+                events._set_running_loop = set_running_loop  # type: ignore[attr-defined]
                 with contextlib.suppress(OSError):
                     os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o644))
             set_running_loop(loop)
 
-        events._set_running_loop = _set_running_loop
+        events._set_running_loop = _set_running_loop  # type: ignore[attr-defined]
 
     return patch
 
 
 def _install() -> None:
-    import _fixingahole_import_waits
-    import _fixingahole_script_start
+    if TYPE_CHECKING:  # mypy reads them in the package; the child finds them in this folder
+        from fixingahole._bootstrap import _fixingahole_import_waits, _fixingahole_script_start
+    else:
+        import _fixingahole_import_waits
+        import _fixingahole_script_start
 
     _fixingahole_import_waits.install()
     _fixingahole_script_start.install(frozenset(sys.modules))
@@ -445,7 +454,7 @@ def _install() -> None:
     if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
         patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
     patches["scalene.scalene_tracing"] = _file_rules_once_per_file
-    before_sampling = [_file_rules_before_sampling]
+    before_sampling: list[Callable[[ModuleType], None]] = [_file_rules_before_sampling]
     notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SCRIPT")
     if notebook_script:
         before_sampling.append(_notebook_before_sampling(os.path.abspath(notebook_script)))

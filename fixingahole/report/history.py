@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from fixingahole.errors import UserError
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
     from fixingahole.changepoints import ChangePoint
+
+# what tells one version of the code from another: (git commit, dirty, content hash)
+_VersionKey = tuple[str, bool, str]
 
 METRICS = {
     "wall": ("wall_s", "wall time", "s"),
@@ -166,7 +172,7 @@ def _ok_values(history: History, version: int) -> list[float]:
     ]
 
 
-def build_history(runs, entry: str, metric: str = "wall") -> History:
+def build_history(runs: pd.DataFrame, entry: str, metric: str = "wall") -> History:
     """The history of `entry` from the store's runs table (a DataFrame, oldest first)."""
     if metric not in METRICS:
         raise UserError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
@@ -182,7 +188,7 @@ def build_history(runs, entry: str, metric: str = "wall") -> History:
         ["run_id", "started_utc", "status", column, "git_commit", "git_dirty", "code_hash"]
     ].itertuples(index=False, name=None)
     points: list[Point] = []
-    keys: list[tuple] = []
+    keys: list[_VersionKey] = []
     for run_id, started, status, value, commit, dirty, code_hash in records:
         key = (_text(commit), _known(dirty) and bool(dirty), _text(code_hash))
         if not keys or keys[-1] != key:
@@ -197,7 +203,7 @@ def build_history(runs, entry: str, metric: str = "wall") -> History:
     return History(entry, column, label, unit, tuple(points), versions)
 
 
-def _version(key: tuple, points: Sequence[Point]) -> Version:
+def _version(key: _VersionKey, points: Sequence[Point]) -> Version:
     commit, dirty, code_hash = key
     if commit:
         label = commit[:8] + ("+" if dirty else "")
@@ -309,7 +315,9 @@ def history_figure(history: History) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
-def _dots(points: Sequence[Point], labels: Sequence[str], name: str, marker: dict) -> dict:
+def _dots(
+    points: Sequence[Point], labels: Sequence[str], name: str, marker: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "type": "scatter",
         "mode": "markers",
@@ -367,14 +375,16 @@ def write_static(history: History, path: Path) -> None:
         plt.close(figure)
 
 
-def _draw(axes, history: History) -> None:
+def _draw(axes: Axes, history: History) -> None:
+    # matplotlib's stubs want numbers where it also takes datetimes (through its unit
+    # converters) and where the values of `ok` and `bad` are never None: arg-type ignored there.
     ok = [p for p in history.points if p.ok and p.value is not None]
     bad = [p for p in history.points if not p.ok and p.value is not None]
     for version in history.versions:
         if version.median is None:
             continue
         axes.plot(
-            [version.first, version.last],
+            [version.first, version.last],  # type: ignore[arg-type]
             [version.median] * 2,
             color="#20283a",
             lw=2.5,
@@ -390,8 +400,8 @@ def _draw(axes, history: History) -> None:
             color="#20283a",
         )
     axes.scatter(
-        [p.started for p in ok],
-        [p.value for p in ok],
+        [p.started for p in ok],  # type: ignore[arg-type]
+        [p.value for p in ok],  # type: ignore[arg-type]
         s=18,
         color="#2864c8",
         alpha=0.75,
@@ -400,8 +410,8 @@ def _draw(axes, history: History) -> None:
     )
     if bad:
         axes.scatter(
-            [p.started for p in bad],
-            [p.value for p in bad],
+            [p.started for p in bad],  # type: ignore[arg-type]
+            [p.value for p in bad],  # type: ignore[arg-type]
             s=30,
             color="#d64232",
             marker="x",
@@ -409,7 +419,7 @@ def _draw(axes, history: History) -> None:
             zorder=2,
         )
     for marker in history.markers:
-        axes.axvline(marker.at, color="#a05a00", ls=":", lw=1)
+        axes.axvline(marker.at, color="#a05a00", ls=":", lw=1)  # type: ignore[arg-type]
         axes.annotate(
             marker.label,
             (marker.at, 1),

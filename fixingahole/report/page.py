@@ -20,9 +20,12 @@ import os
 import threading
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fixingahole.errors import UserError
+
+if TYPE_CHECKING:
+    import jinja2
 
 EXTRA = "pip install 'fixingahole[html]'"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -91,7 +94,7 @@ def _cache_folder() -> Path:
 
 
 @functools.cache
-def _environment():
+def _environment() -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(
