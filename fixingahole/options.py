@@ -193,16 +193,16 @@ class ProfileOptions:
         check=_choice(MODES),
         flags=(
             Flag(
-                "--cpu",
-                "c",
-                "cpu",
-                "profile CPU time only (the default; about 1.05x plain Python, plus 0.5 s)",
-            ),
-            Flag(
                 "--memory",
                 "m",
                 "memory",
                 "profile CPU time and heap memory with line blame (slower)",
+            ),
+            Flag(
+                "--cpu",
+                "c",
+                "cpu",
+                "profile CPU time only (the default; about 1.05x plain Python, plus 0.5 s)",
             ),
         ),
     )
