@@ -58,9 +58,11 @@ class CommandTask(Task[None]):
 class OptionalPositional(InvokeArgument):
     """A positional that may be left out (compare's B).
 
-    Invoke's parser gives the next word to a positional whose value is None, and refuses a task
-    whose positionals are still None when it wraps the task up (`complete_context`). This one
-    is None while words are handed out, and "" (nothing given) while the task is wrapped up.
+    Invoke's parser gives the next word to a positional whose value is None, refuses a task
+    whose positionals are still None when it wraps the task up (`complete_context`), and calls a
+    word after an optional-value flag ambiguous while a positional is None (`check_ambiguity`).
+    This one is None while words are handed out, and "" (nothing given) to those two checks, so
+    that `compare A --fail-on-regression 7` reads 7 as the flag's value, as argparse does.
     """
 
     @property
@@ -75,10 +77,10 @@ class OptionalPositional(InvokeArgument):
 
 
 def _wrapping_up() -> bool:
-    """Whether invoke's parser is wrapping a task up (its caller a few frames up)."""
+    """Whether invoke's parser asks from one of its checks (a caller a few frames up)."""
     frame = sys._getframe(1)
     for _ in range(6):
-        if frame.f_code.co_name == "complete_context":
+        if frame.f_code.co_name in ("complete_context", "check_ambiguity"):
             return True
         if frame.f_back is None:
             return False
