@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from fixingahole import __version__
@@ -83,87 +82,55 @@ def build_parser() -> argparse.ArgumentParser:
 def add_arguments(parser: argparse.ArgumentParser, arguments: tuple[Argument, ...]) -> None:
     """A command's arguments as argparse arguments (the script's arguments come after `--`)."""
     for argument in arguments:
-        _ADD[argument.shape](parser, argument)
+        if argument.shape is Shape.CHOICE:
+            group = parser.add_mutually_exclusive_group()
+            for flag in argument.flags:
+                group.add_argument(
+                    flag.name,
+                    dest=argument.dest,
+                    action="store_const",
+                    const=flag.value,
+                    help=flag.help,
+                )
+        elif argument.shape in (Shape.POSITIONAL, Shape.OPTIONAL_POSITIONAL):
+            optional = argument.shape is Shape.OPTIONAL_POSITIONAL
+            parser.add_argument(
+                argument.dest,
+                metavar=argument.metavar,
+                nargs="?" if optional else None,
+                help=argument.help,
+            )
+        elif argument.shape is not Shape.SCRIPT_ARGS:
+            parser.add_argument(
+                argument.flag, dest=argument.dest, help=argument.help, **_how(argument)
+            )
 
 
-def _positional(parser: argparse.ArgumentParser, argument: Argument) -> None:
-    optional = argument.shape is Shape.OPTIONAL_POSITIONAL
-    parser.add_argument(
-        argument.dest,
-        metavar=argument.metavar,
-        nargs="?" if optional else None,
-        help=argument.help,
+def _how(argument: Argument) -> dict[str, Any]:
+    """argparse's keywords for a flag of this shape."""
+    shape = argument.shape
+    if shape is Shape.FLAG:
+        return {
+            "action": "store_const",
+            "const": argument.flags[0].value,
+            "default": argument.default,
+        }
+    if shape is Shape.SWITCH:
+        return {"action": argparse.BooleanOptionalAction, "default": None}
+    if shape is Shape.REPEATABLE:
+        return {
+            "action": "append",
+            "type": argument.parse,
+            "default": [],
+            "metavar": argument.metavar,
+        }
+    value = {
+        "type": argument.parse,
+        "default": argument.default,
+        "choices": argument.choices or None,
+        "metavar": argument.metavar,
+        "required": argument.required,
+    }
+    return (
+        {**value, "nargs": "?", "const": argument.const} if shape is Shape.OPTIONAL_VALUE else value
     )
-
-
-def _flag(parser: argparse.ArgumentParser, argument: Argument) -> None:
-    parser.add_argument(
-        argument.flag,
-        dest=argument.dest,
-        action="store_const",
-        const=argument.flags[0].value,
-        default=argument.default,
-        help=argument.help,
-    )
-
-
-def _switch(parser: argparse.ArgumentParser, argument: Argument) -> None:
-    parser.add_argument(
-        argument.flag,
-        dest=argument.dest,
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=argument.help,
-    )
-
-
-def _choice(parser: argparse.ArgumentParser, argument: Argument) -> None:
-    group = parser.add_mutually_exclusive_group()
-    for flag in argument.flags:
-        group.add_argument(
-            flag.name, dest=argument.dest, action="store_const", const=flag.value, help=flag.help
-        )
-
-
-def _value(parser: argparse.ArgumentParser, argument: Argument) -> None:
-    optional = argument.shape is Shape.OPTIONAL_VALUE
-    parser.add_argument(
-        argument.flag,
-        dest=argument.dest,
-        type=argument.parse,
-        default=argument.default,
-        choices=argument.choices or None,
-        metavar=argument.metavar,
-        required=argument.required,
-        help=argument.help,
-        **({"nargs": "?", "const": argument.const} if optional else {}),
-    )
-
-
-def _repeatable(parser: argparse.ArgumentParser, argument: Argument) -> None:
-    parser.add_argument(
-        argument.flag,
-        dest=argument.dest,
-        action="append",
-        type=argument.parse,
-        default=[],
-        metavar=argument.metavar,
-        help=argument.help,
-    )
-
-
-def _after_double_dash(parser: argparse.ArgumentParser, argument: Argument) -> None:
-    """The script's arguments: everything after `--` (split off before parsing)."""
-
-
-_ADD: dict[Shape, Callable[[argparse.ArgumentParser, Argument], None]] = {
-    Shape.POSITIONAL: _positional,
-    Shape.OPTIONAL_POSITIONAL: _positional,
-    Shape.FLAG: _flag,
-    Shape.SWITCH: _switch,
-    Shape.CHOICE: _choice,
-    Shape.VALUE: _value,
-    Shape.OPTIONAL_VALUE: _value,
-    Shape.REPEATABLE: _repeatable,
-    Shape.SCRIPT_ARGS: _after_double_dash,
-}

@@ -74,7 +74,9 @@ def positional(dest: str, help: str, *, short: str | None = None, metavar: str |
 def option(
     flag: str, dest: str, help: str, shape: Shape = Shape.VALUE, *, short: str | None = None, **rest
 ) -> Argument:
-    """A flag with one name: `--flag` sets `dest`."""
+    """A flag with one name: `--flag` sets `dest` (a repeatable one starts as [])."""
+    if shape is Shape.REPEATABLE:
+        rest.setdefault("default", [])
     return Argument(dest, shape, help, flags=(Flag(flag, short),), **rest)
 
 
@@ -126,6 +128,20 @@ ROOT = option(
     metavar="DIR",
     into=Into.WHERE,
 )
+
+
+ENTRIES = option(
+    "--entry",
+    "entries",
+    "only this entry (repeatable)",
+    Shape.REPEATABLE,
+    short="e",
+    metavar="NAME",
+)
+
+
+def tags_option(help: str) -> Argument:
+    return option("--tag", "tags", help, Shape.REPEATABLE, short="t", metavar="TAG")
 
 
 def location(*, ignore: bool = True, output: bool = True) -> tuple[Argument, ...]:

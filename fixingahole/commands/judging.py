@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fixingahole.commands.arguments import (
+    ENTRIES,
     MANIFEST,
     Argument,
     Command,
@@ -20,6 +21,7 @@ from fixingahole.commands.arguments import (
     output_format,
     positional,
     repeat_option,
+    tags_option,
     threshold_option,
 )
 from fixingahole.commands.profiling import _manifest_path, _run_entries_in
@@ -168,24 +170,8 @@ COMPARE = Command(
             short="b",
             metavar="B",
         ),
-        option(
-            "--entry",
-            "entries",
-            "only this entry (repeatable)",
-            Shape.REPEATABLE,
-            short="e",
-            default=[],
-            metavar="NAME",
-        ),
-        option(
-            "--tag",
-            "tags",
-            "only entries with this tag (repeatable)",
-            Shape.REPEATABLE,
-            short="t",
-            default=[],
-            metavar="TAG",
-        ),
+        ENTRIES,
+        tags_option("only entries with this tag (repeatable)"),
         threshold_option("smallest change in percent called faster or slower (default 5)"),
         alpha_option("significance level of the test (default 0.05)"),
         option(

@@ -27,6 +27,7 @@ from fixingahole.commands.arguments import (
     option,
     positional,
     repeat_option,
+    tags_option,
 )
 from fixingahole.errors import UserError
 
@@ -334,18 +335,9 @@ PROFILE_ALL = Command(
             "run only this entry (repeatable)",
             Shape.REPEATABLE,
             short="o",
-            default=[],
             metavar="NAME",
         ),
-        option(
-            "--tag",
-            "tags",
-            "run only entries with this tag (repeatable)",
-            Shape.REPEATABLE,
-            short="t",
-            default=[],
-            metavar="TAG",
-        ),
+        tags_option("run only entries with this tag (repeatable)"),
         repeat_option("profile each entry N times (overrides the manifest's repeat)", None),
         option(
             "--fail-fast",

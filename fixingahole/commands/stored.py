@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fixingahole.commands.arguments import (
+    ENTRIES,
     TOP,
     Command,
     Shape,
@@ -198,15 +199,7 @@ RUNS = Command(
     list_runs,
     "list the runs in the store",
     (
-        option(
-            "--entry",
-            "entries",
-            "only this entry (repeatable)",
-            Shape.REPEATABLE,
-            short="e",
-            default=[],
-            metavar="NAME",
-        ),
+        ENTRIES,
         option(
             "--date",
             "date",
