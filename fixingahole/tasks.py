@@ -37,7 +37,7 @@ POSITIONALS = (Shape.POSITIONAL, Shape.OPTIONAL_POSITIONAL)
 CONFIG_DEFAULTS = (("root", "root"), ("output", "output_dir"), ("manifest", "manifest"))
 
 
-class CommandTask(Task[None]):
+class CommandTask(Task[Callable[..., None]]):
     """An invoke task over a command: its parameters, their help and short flags from the
     command's arguments (not from a function signature, so their order does not matter)."""
 

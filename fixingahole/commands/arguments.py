@@ -66,13 +66,21 @@ class Argument:
         return self.flags[0].name if self.flags else self.dest
 
 
-def positional(dest: str, help: str, *, short: str | None = None, metavar: str | None = None):
+def positional(
+    dest: str, help: str, *, short: str | None = None, metavar: str | None = None
+) -> Argument:
     """A positional argument; `short` is its invoke short flag (invoke's positionals are flags)."""
     return Argument(dest, Shape.POSITIONAL, help, short=short, metavar=metavar)
 
 
 def option(
-    flag: str, dest: str, help: str, shape: Shape = Shape.VALUE, *, short: str | None = None, **rest
+    flag: str,
+    dest: str,
+    help: str,
+    shape: Shape = Shape.VALUE,
+    *,
+    short: str | None = None,
+    **rest: Any,
 ) -> Argument:
     """A flag with one name: `--flag` sets `dest` (a repeatable one starts as [])."""
     if shape is Shape.REPEATABLE:
@@ -141,6 +149,7 @@ ENTRIES = option(
 
 
 def tags_option(help: str) -> Argument:
+    """--tag T, repeatable: entries with any of these tags."""
     return option("--tag", "tags", help, Shape.REPEATABLE, short="t", metavar="TAG")
 
 
@@ -159,20 +168,24 @@ def judging(metrics: tuple[str, ...], default: str, help: str) -> tuple[Argument
 
 
 def threshold_option(help: str) -> Argument:
+    """--threshold PCT: the smallest change that counts."""
     return option(
         "--threshold", "threshold_pct", help, parse=float, default=5.0, metavar="PCT", short="t"
     )
 
 
 def alpha_option(help: str) -> Argument:
+    """--alpha: the significance level of the test."""
     return option("--alpha", "alpha", help, parse=float, default=0.05, short="a")
 
 
 def repeat_option(help: str, default: int | None) -> Argument:
+    """--repeat N: how many runs."""
     return option("--repeat", "repeat", help, parse=int, default=default, metavar="N", short="r")
 
 
 def output_format(*formats: str, help: str = "default text") -> Argument:
+    """--format: how the result is written (text by default)."""
     return option("--format", "fmt", help, choices=formats, default="text", short="f")
 
 
