@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_arguments(parser: argparse.ArgumentParser, arguments: tuple[Argument, ...]) -> None:
     """A command's arguments as argparse arguments (the script's arguments come after `--`)."""
     for argument in arguments:
-        if argument.shape is Shape.CHOICE:
+        if argument.shape in (Shape.CHOICE, Shape.SWITCH):  # one flag at most, as in invoke
             group = parser.add_mutually_exclusive_group()
             for flag in argument.flags:
                 group.add_argument(
@@ -90,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser, arguments: tuple[Argument, ..
                     dest=argument.dest,
                     action="store_const",
                     const=flag.value,
-                    help=flag.help,
+                    help=flag.help or argument.help,
                 )
         elif argument.shape in (Shape.POSITIONAL, Shape.OPTIONAL_POSITIONAL):
             optional = argument.shape is Shape.OPTIONAL_POSITIONAL
@@ -115,8 +115,6 @@ def _how(argument: Argument) -> dict[str, Any]:
             "const": argument.flags[0].value,
             "default": argument.default,
         }
-    if shape is Shape.SWITCH:
-        return {"action": argparse.BooleanOptionalAction, "default": None}
     if shape is Shape.REPEATABLE:
         return {
             "action": "append",

@@ -201,3 +201,15 @@ def test_a_missing_required_flag_is_named_in_invoke(calls, capsys) -> None:
 def test_the_compare_gate_is_applied_once(calls) -> None:
     kwargs = COMPARE.bind({"a": "A", "threshold_pct": 3.0, "fail_on_regression_pct": True})
     assert kwargs["fail_on_regression_pct"] == 3.0
+
+
+@pytest.mark.parametrize("flags", [("--memory", "--cpu"), ("--trace", "--no-trace")])
+def test_both_faces_refuse_two_flags_of_one_option(calls, capsys, flags) -> None:
+    with pytest.raises(SystemExit) as cli_exit:
+        cli.main(["profile", "x.py", *flags])
+    assert cli_exit.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as invoke_exit:
+        Program(namespace=ns, name="invoke").run(["invoke", "profile", "x.py", *flags])
+    assert invoke_exit.value.code == 2
+    assert f"choose one of {flags[0]} and {flags[1]}" in capsys.readouterr().err
+    assert not calls

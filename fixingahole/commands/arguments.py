@@ -10,6 +10,7 @@ the format. `Command` binds the values a face parsed to its plain `run(...)`.
 from __future__ import annotations
 
 import enum
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,4 +267,4 @@ class Command:
     def doc(self) -> str:
         """The help line, then the description (an invoke task's docstring)."""
         first = f"{self.help[0].upper()}{self.help[1:]}."
-        return f"{first}\n\n{self.description}" if self.description else first
+        return f"{first}\n\n{textwrap.fill(self.description, 88)}" if self.description else first
