@@ -8,7 +8,7 @@ interpreter's own start-up, which no command can go under). Budget: under 0.25 s
 
 A second check: after `import fixingahole.cli` and `build_parser()` in a fresh interpreter,
 none of pandas, pyarrow, nbconvert, nbformat, IPython, joblib, tabulate, jinja2, plotly,
-matplotlib, dask or distributed is in sys.modules (they belong on the paths that use them).
+matplotlib, dask, distributed or invoke is in sys.modules (they belong on the paths that use them).
 `python -X importtime` lists the slowest imports.
 
     python benchmarks/bench_startup.py            # 15 runs of each
@@ -40,6 +40,7 @@ HEAVY = (
     "plotly",
     "matplotlib",
     *("dask", "distributed"),  # only profile-all --scheduler (issue 17)
+    "invoke",  # only the invoke tasks (tasks.py)
 )
 PROBE = """
 import json, sys

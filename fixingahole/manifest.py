@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixingahole.errors import UserError
-from fixingahole.options import ProfileOptions, check_option, option_field, show_value
+from fixingahole.options import (
+    OPTION_KEYS,
+    ProfileOptions,
+    check_option,
+    option_field,
+    show_value,
+)
 from fixingahole.settings import Settings, display_path
 from fixingahole.targets import find_target
 
@@ -21,23 +27,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-OPTION_KEYS = (
-    "mode",
-    "precision",
-    "interval",
-    "detailed",
-    "trace",
-    "async",
-    "log_level",
-    "no_plots",
-    "ignore",
-    "args",
-    "env",
-    "cwd",
-    "timeout",
-    "verbose",
-    "instructions",
-)
 SHARED_KEYS = (*OPTION_KEYS, "repeat", "tags")  # allowed in [defaults] and in an entry
 ENTRY_KEYS = ("path", *SHARED_KEYS)
 SAFE_NAME = re.compile(r"[\w-][\w.-]*")  # a folder name: no separators, no leading dot

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
 
 from fixingahole.errors import UserError
+from fixingahole.options import LOG_LEVELS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 GRACE_S = 5.0  # how long a stopped child gets to write its partial profile before harsher signals
 WRITE_S_PER_RUN_S = 0.5  # and more for each second it ran: Scalene's writing grows with the run
 INTERRUPTED = b"Scalene execution interrupted."  # Scalene's line on stderr as it starts writing

@@ -10,83 +10,204 @@ or beside your own tasks, as a sub-collection (`invoke fixingahole.profile-all`)
     ns = Collection(my_task)
     ns.add_collection(fixingahole.tasks.ns)
 
-Defaults live under the `fixingahole` config key (`manifest`, `root`, `output`), so `invoke.yaml` or
-`INVOKE_FIXINGAHOLE_MANIFEST=other.toml` can change them.
+Each task is a command of `fixingahole.commands`, with the same arguments as `fixingahole <command>`
+(flags, positionals, an optional B of compare, a bare --fail-on-regression) and invoke's short
+flags set explicitly. The script's arguments are `--arg X`, once each. Defaults live under the
+`fixingahole` config key (`manifest`, `root`, `output`), so `invoke.yaml` or
+`INVOKE_FIXINGAHOLE_MANIFEST=other.toml` can change them; `--root`, `--output` and `--manifest`
+beat them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from invoke import Collection, Exit, task
+from invoke import Collection, Context, Exit, Task
+from invoke.parser import Argument as InvokeArgument
 
-from fixingahole import commands
+from fixingahole.commands import COMMANDS, Command
+from fixingahole.commands.arguments import Argument, Shape
 from fixingahole.errors import UserError
+from fixingahole.options import Flag
 
-PROFILE_HELP = {
-    "memory": "profile heap memory too, with line blame (slower)",
-    "cpu": "profile CPU time only (the default)",
-    "precision": "memory sampling granularity, -10..10 (0: about 10 MB, 5: about 325 kB)",
-    "interval": "seconds between CPU samples, 0.001 to 1 (default: Scalene's 0.01)",
-    "detailed": "also report time and memory inside imported libraries",
-    "trace": "collect call stacks and print the stack trace summary (the default)",
-    "no-trace": "do not collect call stacks",
-    "async": "also profile async/await (slows generators on Python 3.12+)",
-    "log-level": "capture logging records and warnings at this level and above",
-    "no-plots": "do not show matplotlib or plotly windows",
-    "live": "show the top functions every SECONDS while the script runs",
-    "timeout": "stop a script that runs longer than SECONDS",
-    "instructions": "also count the script's instructions under Valgrind's Cachegrind",
-    "arg": "an argument for the script (repeatable)",
-    "ignore": "a folder not searched and not reported (repeatable)",
-    "verbose": "in a batch, print each run's full Profile Summary instead of one line",
-}
-TOP_HELP = {"top": "functions listed in each top table"}
+POSITIONALS = (Shape.POSITIONAL, Shape.OPTIONAL_POSITIONAL)
+CONFIG_DEFAULTS = (("root", "root"), ("output", "output_dir"), ("manifest", "manifest"))
 
 
-def _where(c, ignore=(), scheduler=None) -> commands.Where:
-    config = c.config.get("fixingahole", {})
-    return commands.Where(
-        root=Path(config["root"]) if config.get("root") else None,
-        output=Path(config["output"]) if config.get("output") else None,
-        ignore=tuple(ignore or ()),
-        scheduler=scheduler,
-    )
+class CommandTask(Task[Callable[..., None]]):
+    """An invoke task over a command: its parameters, their help and short flags from the
+    command's arguments (not from a function signature, so their order does not matter)."""
+
+    def __init__(self, command: Command) -> None:
+        self.command = command
+        body = _body(command)
+        positional = [a.dest for a in command.arguments if a.shape in POSITIONALS]
+        super().__init__(body, name=command.name, positional=positional)
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[InvokeArgument]:
+        return [
+            parameter
+            for argument in self.command.arguments
+            for parameter in _parameters(self.command, argument)
+        ]
 
 
-def _manifest(c) -> Path | None:
-    manifest = c.config.get("fixingahole", {}).get("manifest")
-    return Path(manifest) if manifest else None
+class OptionalPositional(InvokeArgument):
+    """A positional that may be left out (compare's B).
+
+    Invoke's parser gives the next word to a positional whose value is None, refuses a task
+    whose positionals are still None when it wraps the task up (`complete_context`), and calls a
+    word after an optional-value flag ambiguous while a positional is None (`check_ambiguity`).
+    This one is None while words are handed out, and "" (nothing given) to those two checks, so
+    that `compare A --fail-on-regression 7` reads 7 as the flag's value, as argparse does.
+    """
+
+    @property
+    def value(self) -> Any:
+        if self._value is None and _wrapping_up():
+            return ""
+        return super().value
+
+    @value.setter
+    def value(self, word: str) -> None:
+        self.set_value(word, cast=True)
 
 
-def _overrides(flags: Mapping[str, Any]) -> dict:
-    """A task's profile flags (its arguments, as `locals()` holds them) as profile options; None
-    where a flag was not given, so that the manifest decides."""
-    if flags["memory"] and flags["cpu"]:
-        raise _error(UserError("choose one of --memory and --cpu"))
-    if flags["trace"] and flags["no_trace"]:
-        raise _error(UserError("choose one of --trace and --no-trace"))
+def _wrapping_up() -> bool:
+    """Whether invoke's parser asks from one of its checks (a caller a few frames up)."""
+    frame = sys._getframe(1)
+    for _ in range(6):
+        if frame.f_code.co_name in ("complete_context", "check_ambiguity"):
+            return True
+        if frame.f_back is None:
+            return False
+        frame = frame.f_back
+    return False
 
-    def number(name: str, kind: type) -> Any:
-        return None if flags[name] is None else kind(flags[name])
 
-    return {
-        "mode": "memory" if flags["memory"] else "cpu" if flags["cpu"] else None,
-        "precision": number("precision", int),
-        "interval": number("interval", float),
-        "detailed": True if flags["detailed"] else None,
-        "trace": True if flags["trace"] else False if flags["no_trace"] else None,
-        "async_profile": True if flags["async_"] else None,
-        "log_level": flags["log_level"].upper() if flags["log_level"] else None,
-        "no_plots": True if flags["no_plots"] else None,
-        "live": number("live", float),
-        "timeout": number("timeout", float),
-        "instructions": True if flags["instructions"] else None,
-        "args": tuple(flags["arg"]) if flags["arg"] else None,
-        "verbose": True if flags.get("verbose") else None,
+def _body(command: Command) -> Callable[..., None]:
+    def body(c: Context, **given: Any) -> None:
+        values = _values(command, given, c.config.get("fixingahole", {}))
+        try:
+            code = command.call(values)
+        except UserError as exc:
+            raise Exit(f"fixingahole: error: {exc}", code=exc.exit_code) from None
+        if code:
+            raise Exit(code=code)
+
+    body.__name__ = command.name.replace("-", "_")
+    body.__doc__ = command.doc()
+    return body
+
+
+def _parameters(command: Command, argument: Argument) -> list[InvokeArgument]:
+    """The invoke parameters of one argument (a switch or a choice has one per flag)."""
+    help = argument.help
+    if argument.choices:
+        help += f" (one of {', '.join(argument.choices)})"
+    if argument.shape in POSITIONALS:
+        kind = OptionalPositional if argument.shape is Shape.OPTIONAL_POSITIONAL else InvokeArgument
+        names = _names(argument.dest, argument.short)
+        return [
+            kind(
+                names=names,
+                kind=str,
+                positional=True,
+                help=help,
+                attr_name=_attr(names[0]),
+            )
+        ]
+    if argument.shape in (Shape.SWITCH, Shape.CHOICE):
+        return [
+            InvokeArgument(
+                names=_names(flag.name[2:], command.short(flag)),
+                kind=bool,
+                default=False,
+                help=flag.help or help,
+                attr_name=_attr(flag.name[2:]),
+            )
+            for flag in argument.flags
+        ]
+    flag = argument.flags[0]
+    kinds: dict[Shape, dict[str, Any]] = {
+        Shape.FLAG: {"kind": bool, "default": False},
+        Shape.VALUE: {"kind": str},
+        Shape.OPTIONAL_VALUE: {"kind": str, "optional": True},
+        Shape.REPEATABLE: {"kind": list, "default": []},
+        Shape.SCRIPT_ARGS: {"kind": list, "default": []},
     }
+    names = _names(flag.name[2:], command.short(flag))
+    return [
+        InvokeArgument(names=names, help=help, attr_name=_attr(names[0]), **kinds[argument.shape])
+    ]
+
+
+def _names(name: str, short: str | None) -> tuple[str, ...]:
+    return (name, short) if short and short != name else (name,)
+
+
+def _attr(name: str) -> str | None:
+    """The keyword invoke passes a parameter as, when its name has a dash (as invoke names it)."""
+    return name.replace("-", "_") if "-" in name else None
+
+
+def _key(flag: Flag) -> str:
+    """The keyword invoke passes a flag as."""
+    return flag.name[2:].replace("-", "_")
+
+
+def _values(command: Command, given: Mapping[str, Any], config: Mapping[str, Any]) -> dict:
+    """The command's values from the task's keywords, as the CLI's parser gives them."""
+    values = {argument.dest: _value(command, argument, given) for argument in command.arguments}
+    for key, dest in CONFIG_DEFAULTS:
+        if values.get(dest) is None and config.get(key):
+            values[dest] = Path(config[key])
+    return values
+
+
+def _value(command: Command, argument: Argument, given: Mapping[str, Any]) -> Any:
+    shape = argument.shape
+    if shape in (Shape.SWITCH, Shape.CHOICE):
+        chosen = [flag for flag in argument.flags if given.get(_key(flag))]
+        if len(chosen) > 1:
+            raise _error(UserError(f"choose one of {' and '.join(f.name for f in chosen)}"))
+        return chosen[0].value if chosen else None
+    word = given.get(argument.dest if shape in POSITIONALS else _key(argument.flags[0]))
+    if shape in POSITIONALS:
+        return word or None
+    if shape is Shape.FLAG:
+        return argument.flags[0].value if word else argument.default
+    if shape in (Shape.REPEATABLE, Shape.SCRIPT_ARGS):
+        return [_parse(argument, item) for item in word or ()]
+    if word is None:
+        if argument.required:
+            raise _error(UserError(f"{command.name} needs {argument.flag} {argument.metavar}"))
+        return argument.default
+    if word is True:  # a bare OPTIONAL_VALUE
+        return argument.const
+    return _parse(argument, word)
+
+
+def _parse(argument: Argument, word: str) -> Any:
+    """A word as argparse would read it, with argparse's words for a bad one."""
+    try:
+        value = argument.parse(word)
+    except (TypeError, ValueError):
+        kind = getattr(argument.parse, "__name__", "")
+        raise _error(
+            UserError(f"argument {argument.flag}: invalid {kind} value: {word!r}")
+        ) from None
+    if argument.choices and value not in argument.choices:
+        choices = ", ".join(argument.choices)
+        raise _error(
+            UserError(
+                f"argument {argument.flag}: invalid choice: {value!r} (choose from {choices})"
+            )
+        )
+    return value
 
 
 def _error(exc: UserError) -> Exit:
@@ -94,311 +215,5 @@ def _error(exc: UserError) -> Exit:
     return Exit(f"fixingahole: error: {exc}", code=exc.exit_code)
 
 
-def _run(fn, *args, **kwargs) -> None:
-    """Call a command; turn its exit code and errors into invoke's `Exit`."""
-    try:
-        code = fn(*args, **kwargs)
-    except UserError as exc:
-        raise _error(exc) from None
-    if code:
-        raise Exit(code=code)
-
-
-@task(
-    help={"name": "a manifest entry, or a script or notebook path or name", **PROFILE_HELP},
-    iterable=["arg", "ignore"],
-)
-def profile(
-    c,
-    name,
-    memory=False,
-    cpu=False,
-    precision=None,
-    detailed=False,
-    trace=False,
-    no_trace=False,
-    log_level=None,
-    no_plots=False,
-    live=None,
-    timeout=None,
-    arg=None,
-    top=10,
-    ignore=None,
-    interval=None,  # last: earlier flags keep their short forms
-    verbose=False,
-    instructions=False,
-    async_=False,
-):
-    """Profile one manifest entry, or any script or notebook, under Scalene."""
-    overrides = _overrides(locals())
-    _run(commands.profile, name, _where(c, ignore), overrides, manifest=_manifest(c), top=int(top))
-
-
-@task(
-    help={
-        "tag": "only entries with this tag (repeatable)",
-        "only": "only this entry (repeatable)",
-        "repeat": "profile each entry N times, rounds interleaved",
-        "fail-fast": "stop at the first failing run",
-        "dry-run": "print what would run, run nothing",
-        "scheduler": "run on the workers of this Dask scheduler (tcp://HOST:PORT), one profile "
-        "at a time per host",
-        **PROFILE_HELP,
-        **TOP_HELP,
-    },
-    iterable=["tag", "only", "arg", "ignore"],
-)
-def profile_all(
-    c,
-    tag=None,
-    only=None,
-    repeat=None,
-    fail_fast=False,
-    dry_run=False,
-    memory=False,
-    cpu=False,
-    precision=None,
-    detailed=False,
-    trace=False,
-    no_trace=False,
-    log_level=None,
-    no_plots=False,
-    live=None,
-    timeout=None,
-    arg=None,
-    top=10,
-    ignore=None,
-    interval=None,  # last: earlier flags keep their short forms
-    verbose=False,
-    instructions=False,
-    async_=False,
-    scheduler=None,
-):
-    """Profile every entry of profiles.toml, one at a time; exit 1 if any run failed."""
-    overrides = _overrides(locals())
-    _run(
-        commands.profile_all,
-        _where(c, ignore, scheduler),
-        overrides,
-        manifest=_manifest(c),
-        only=tuple(only or ()),
-        tags=tuple(tag or ()),
-        repeat=int(repeat) if repeat is not None else None,
-        fail_fast=fail_fast,
-        dry_run=dry_run,
-        top=int(top),
-    )
-
-
-@task(
-    help={
-        "entry": "only this entry (repeatable)",
-        "date": "only runs whose UTC stamp starts with this (20250101, 20250101_14)",
-        "last": "only the N newest runs",
-    },
-    iterable=["entry"],
-)
-def runs(c, entry=None, date=None, last=None):
-    """List the runs in the store: entry, run id, time, status, wall time, peak memory, commit."""
-    _run(
-        commands.list_runs,
-        _where(c),
-        entries=tuple(entry or ()),
-        date=date,
-        limit=int(last) if last is not None else None,
-    )
-
-
-@task(
-    positional=["a", "b"],
-    help={
-        "a": "the baseline selector: a date prefix, run id, commit, branch, latest, latest~N, "
-        "or 'before' (the runs just before B)",
-        "b": "the selector compared against A",
-        "entry": "only this entry (repeatable)",
-        "tag": "only entries with this tag (repeatable)",
-        "threshold": "smallest change in percent called faster or slower (default 5)",
-        "alpha": "significance level of the test (default 0.05)",
-        "metric": "what decides the verdict and the gate: time, cpu, memory or instructions",
-        "all": "list function changes for every entry",
-        "lines": "also list the lines that changed",
-        "format": "text, markdown, json, csv or html (a page; needs --output)",
-        "output": "write the comparison to this file",
-        "fail-on-regression": "exit 1 when an entry is significantly worse by more than PCT, "
-        "or all its B runs failed where A's succeeded",
-    },
-    iterable=["entry", "tag"],
-)
-def compare(
-    c,
-    a,
-    b,
-    entry=None,
-    tag=None,
-    threshold=5.0,
-    alpha=0.05,
-    metric="time",
-    all=False,
-    lines=False,
-    format="text",
-    output=None,
-    fail_on_regression=None,
-):
-    """Compare stored runs: exit 1 on a regression past the gate, 2 when nothing compares."""
-    _run(
-        commands.compare,
-        a,
-        b,
-        _where(c),
-        entries=tuple(entry or ()),
-        tags=tuple(tag or ()),
-        threshold_pct=float(threshold),
-        alpha=float(alpha),
-        metric=metric,
-        show_all=all,
-        lines=lines,
-        fmt=format,
-        output=Path(output) if output else None,
-        fail_on_regression_pct=float(fail_on_regression) if fail_on_regression else None,
-    )
-
-
-@task(
-    help={
-        "name": "the manifest entry",
-        "repeat": "runs to measure (default 10)",
-        "alpha": "significance level (default 0.05)",
-        **PROFILE_HELP,
-    },
-    iterable=["arg", "ignore"],
-)
-def calibrate(
-    c,
-    name,
-    repeat=10,
-    alpha=0.05,
-    memory=False,
-    cpu=False,
-    precision=None,
-    detailed=False,
-    trace=False,
-    no_trace=False,
-    log_level=None,
-    no_plots=False,
-    live=None,
-    timeout=None,
-    arg=None,
-    ignore=None,
-    interval=None,  # last: earlier flags keep their short forms
-    verbose=False,
-    instructions=False,
-    async_=False,
-):
-    """Profile an entry several times; report its noise and suggest --threshold and --repeat."""
-    overrides = _overrides(locals())
-    _run(
-        commands.calibrate,
-        name,
-        _where(c, ignore),
-        overrides,
-        manifest=_manifest(c),
-        repeat=int(repeat),
-        alpha=float(alpha),
-    )
-
-
-JUDGING_HELP = {
-    "metric": "time, cpu (steadier on a busy machine) or memory",
-    "threshold": "smallest change in percent that counts (default 5)",
-    "alpha": "significance level of the test (default 0.05)",
-    "format": "text or json",
-}
-
-
-@task(
-    positional=["good", "bad"],
-    help={
-        "good": "a commit where the entry was fast",
-        "bad": "a later commit where it is slower",
-        "entry": "the manifest entry",
-        "repeat": "runs per tested commit (default 5)",
-        **JUDGING_HELP,
-    },
-)
-def bisect(c, good, bad, entry, repeat=5, threshold=5.0, alpha=0.05, metric="time", format="text"):
-    """Find the first commit between GOOD and BAD at which an entry got slower."""
-    _run(
-        commands.bisect,
-        good,
-        bad,
-        _where(c),
-        entry=entry,
-        manifest=_manifest(c),
-        repeat=int(repeat),
-        threshold_pct=float(threshold),
-        alpha=float(alpha),
-        metric=metric,
-        fmt=format,
-    )
-
-
-@task(
-    help={
-        "run": "a run id (entry/20250101_143000), a run folder, or latest",
-        "open": "open the page in the browser",
-        **TOP_HELP,
-    }
-)
-def report(c, run, open=False, top=10):
-    """Re-render a run's text report, report.html and speedscope.json from its folder."""
-    _run(commands.report, run, _where(c), open_page=open, top=int(top))
-
-
-@task(
-    positional=["entry"],
-    help={
-        "entry": "the entry (as `invoke runs` lists it)",
-        "metric": "wall, cpu or memory (default wall)",
-        "output": "write the plot: .html (interactive), .svg or .png (static)",
-        "changes": "list the change points: where the level shifted",
-        "threshold": "smallest change in percent that counts (default 5)",
-        "alpha": "significance level of the test (default 0.05)",
-        "format": "text or json",
-    },
-)
-def history(
-    c, entry, metric="wall", output=None, changes=False, threshold=5.0, alpha=0.05, format="text"
-):
-    """An entry's metric over its code versions: a table, or a plot with --output; --changes."""
-    _run(
-        commands.history,
-        entry,
-        _where(c),
-        metric=metric,
-        output=Path(output) if output else None,
-        changes=changes,
-        threshold_pct=float(threshold),
-        alpha=float(alpha),
-        fmt=format,
-    )
-
-
-@task
-def store_rebuild(c):
-    """Rebuild the store from the run folders (including folders copied from elsewhere)."""
-    _run(commands.rebuild_store, _where(c))
-
-
-ns = Collection(
-    "fixingahole",
-    profile,
-    profile_all,
-    runs,
-    compare,
-    calibrate,
-    report,
-    history,
-    bisect,
-    store_rebuild,
-)
+ns = Collection("fixingahole", *(CommandTask(command) for command in COMMANDS))
 ns.configure({"fixingahole": {"manifest": None, "root": None, "output": None}})

@@ -174,13 +174,23 @@ def test_allocation_window_rejects_an_out_of_range_precision() -> None:
 
 
 def test_async_on_the_command_line_and_in_invoke_sets_the_option() -> None:
-    from fixingahole.cli import _overrides, build_parser
-    from fixingahole.tasks import profile
+    from fixingahole.cli import build_parser
+    from fixingahole.commands import PROFILE
+    from fixingahole.tasks import ns
 
     def parsed(*flags: str) -> object:
         args = build_parser().parse_args(["profile", "x.py", *flags])
-        args.script_args = ()
-        return _overrides(args)["async_profile"]
+        return PROFILE.bind(vars(args))["overrides"]["async_profile"]
 
     assert (parsed(), parsed("--async"), parsed("--no-async")) == (None, True, False)
-    assert any("async" in arg.names for arg in profile.get_arguments())  # invoke: --async
+    names = {name for arg in ns["profile"].get_arguments() for name in arg.names}
+    assert {"async", "no-async"} <= names  # invoke: --async, --no-async
+
+
+def test_the_derived_lists_follow_the_table() -> None:
+    from fixingahole.options import MEASURING_OPTIONS, OPTION_KEYS, OPTIONS
+
+    assert [option.field for option in OPTIONS][:3] == ["mode", "precision", "interval"]
+    assert "async" in OPTION_KEYS and "async_profile" not in OPTION_KEYS
+    assert "live" not in OPTION_KEYS  # a live readout is not a manifest key
+    assert MEASURING_OPTIONS == ("precision", "interval", "detailed", "trace", "args", "env", "cwd")
