@@ -16,15 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fixingahole.errors import UserError
+from fixingahole.record import RunRecord, RunStatus
 
-STATUS_EXIT = {
-    "ok": 0,
-    "failed": 1,
-    "timeout": 1,
-    "no-samples": 2,
-    "tool-error": 3,
-    "interrupted": 130,
-}
 DEFAULT_MANIFEST = "profiles.toml"
 BEFORE = "before"  # as compare's first selector: "the runs just before the second one"
 
@@ -78,9 +71,9 @@ def profile(
         command=command or command_line(target, options, settings.root),
         top=top,
     )
-    if outcome.status != "ok":
-        print(f"fixingahole: {outcome.status}: {outcome.summary.get('error')}", file=sys.stderr)
-    return STATUS_EXIT.get(outcome.status, 1)
+    if outcome.status is not RunStatus.OK:
+        print(f"fixingahole: {outcome.status.value}: {outcome.error}", file=sys.stderr)
+    return outcome.status.exit_code
 
 
 def profile_all(
@@ -117,8 +110,8 @@ def profile_all(
         print()
         print(summary_table(result))
     for job, outcome in result.outcomes:
-        if outcome.status in ("lost", "refused"):  # no run folder: say why here
-            print(f"fixingahole: {job.entry.name}: {outcome.summary['error']}", file=sys.stderr)
+        if outcome.record is None:  # lost or refused: no run folder, so say why here
+            print(f"fixingahole: {job.entry.name}: {outcome.error}", file=sys.stderr)
     if result.interrupted:
         print("fixingahole: interrupted; the runs above were saved", file=sys.stderr)
     return result.exit_code
@@ -141,12 +134,15 @@ def calibrate(
     if repeat < 2:
         raise UserError(f"calibrate needs --repeat 2 or more to measure noise, got {repeat}")
     result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=top)
-    ok = [o.summary for _, o in result.outcomes if o.status == "ok"]
+    ok = [o.record for _, o in result.outcomes if o.record and o.record.status is RunStatus.OK]
     if result.interrupted or len(ok) < 2:
         raise UserError(f"{name}: fewer than 2 successful runs; fix the entry and run again")
     reports = {}
-    for metric, column, label in (("time", "wall_s", "wall time"), ("cpu", "cpu_s", "CPU time")):
-        timings = [summary[column] for summary in ok if summary.get(column)]
+    measured = {
+        "time": ("wall time", [r.wall_s for r in ok if r.wall_s]),
+        "cpu": ("CPU time", [r.cpu_s for r in ok if r.cpu_s]),
+    }
+    for metric, (label, timings) in measured.items():
         if len(timings) >= 2:
             reports[metric] = noise_report(timings, compare_repeat, alpha)
             print(f"{name}: {label} over {len(timings)} runs")
@@ -372,13 +368,13 @@ def bisect(
     store = Store(store_dir(settings))
     overrides = {"mode": "memory"} if metric == "memory" else {}
 
-    def profile(tree_settings, tree_manifest: Path, count: int) -> list[tuple[str, dict]]:
+    def profile(tree_settings, tree_manifest: Path, count: int) -> list[RunRecord]:
         result = _run_entries_in(
             tree_settings, overrides, tree_manifest, (entry,), (), count, top=0, out=sys.stderr
         )
         if result.interrupted:
             raise KeyboardInterrupt
-        return [(outcome.run_id, outcome.summary) for _, outcome in result.outcomes]
+        return [outcome.record for _, outcome in result.outcomes if outcome.record is not None]
 
     bisector = Bisector(
         settings=settings,
@@ -452,11 +448,9 @@ def rebuild_store(where: Where) -> int:
 
 def command_line(target: Path, options, root: Path) -> str:
     """The `fixingahole profile` command that reproduces a profile with these options."""
-    try:
-        shown = target.relative_to(root).as_posix()
-    except ValueError:
-        shown = str(target)
-    argv = ["fixingahole", "profile", shown, *options.to_argv()]
+    from fixingahole.settings import display_path
+
+    argv = ["fixingahole", "profile", display_path(target, root), *options.to_argv()]
     return shlex.join(argv)
 
 
@@ -475,7 +469,7 @@ def _estimates(settings, entries) -> dict[str, float]:
     from fixingahole.store import Store
 
     runs = Store(store_dir(settings)).runs(entries=[e.name for e in entries])
-    ok = runs[runs["status"] == "ok"]
+    ok = runs[runs["status"] == RunStatus.OK.value]
     return ok.groupby("entry")["wall_s"].median().to_dict()
 
 
@@ -506,10 +500,11 @@ def report(run: str, where: Where, *, open_page: bool = False, top: int = 10) ->
     settings = where.settings()
     run_dir = _run_folder(run, settings.output)
     stored = load_run(run_dir, settings.root, settings.ignore)
-    text = render_report(stored.profile, stored.run, stored.locator, top=top)
+    record, profile, locator, cells = stored.record, stored.profile, stored.locator, stored.cells
+    text = render_report(profile, record, locator, top=top, cells=cells)
     write_atomic(run_dir / "profile_results.txt", text)
-    written = write_views(run_dir, stored.summary, stored.profile, stored.run, stored.locator)
-    print(render_summary(stored.profile, stored.run, stored.locator, top=top))
+    written = write_views(run_dir, record, profile, locator)
+    print(render_summary(profile, record, locator, top=top, cells=cells))
     print(f"Re-rendered {run_dir / 'profile_results.txt'}")
     for path in written:
         print(f"Re-rendered {path}")
