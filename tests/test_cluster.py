@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from fixingahole.record import RunRecord
 from fixingahole.settings import load_settings
 from fixingahole.store import Store
 from tests.conftest import write
@@ -216,12 +217,12 @@ def summary(run_id: str, host: str) -> dict:
 def test_runs_shows_the_host_only_when_runs_came_from_several(project: Path):
     store = Store(project / "performance" / ".store")
     first, second = summary("a/20250101_1000", "box-1"), summary("a/20250101_1100", "box-2")
-    store.add(first, project / "performance" / first["run_id"])
+    store.add(RunRecord.from_json(first), project / "performance" / first["run_id"])
     shown = subprocess.run(
         [sys.executable, "-m", "fixingahole", "runs"], capture_output=True, text=True, env=CLEAN_ENV
     )
     assert "host" not in shown.stdout.splitlines()[0]
-    store.add(second, project / "performance" / second["run_id"])
+    store.add(RunRecord.from_json(second), project / "performance" / second["run_id"])
     shown = subprocess.run(
         [sys.executable, "-m", "fixingahole", "runs"], capture_output=True, text=True, env=CLEAN_ENV
     )

@@ -21,6 +21,7 @@ from fixingahole.commands import count_spread
 from fixingahole.compare import COUNTS, METRICS, compare, judge_counts
 from fixingahole.instructions import CountRequest, count_instructions
 from fixingahole.manifest import load_manifest
+from fixingahole.record import RunRecord
 from fixingahole.settings import load_settings
 from fixingahole.store import Store
 from tests.conftest import write
@@ -274,16 +275,27 @@ def test_a_store_written_before_the_count_columns_reads_them_as_missing(tmp_path
         "schema": 1,
         "run_id": "old/20250101_100000",
         "entry": "old",
+        "target": "old.py",
+        "kind": "script",
         "status": "ok",
+        "exit_code": 0,
         "started_utc": "2025-01-01T10:00:00Z",
         "wall_s": 1.0,
+        "cpu_s": 1.0,
+        "elapsed_s": 0.9,
+        "max_rss_mb": 50.0,
+        "mode": "cpu",
+        "options": {},
+        "command": "fixingahole profile old.py",
+        "code_hash": "sha256:00",
     }
-    store.add(summary)
+    store.add(RunRecord.from_json(summary))
     (segment,) = (tmp_path / ".store" / "data").iterdir()
     table = pq.read_table(segment / "runs.parquet")
     older = table.drop_columns(["instructions", "startup_instructions", "instructions_note"])
     pq.write_table(older, segment / "runs.parquet")
-    store.add({**summary, "run_id": "old/20250102_100000", "instructions": 123})
+    counted = {**summary, "run_id": "old/20250102_100000", "instructions": 123}
+    store.add(RunRecord.from_json(counted))
     runs = store.runs().set_index("run_id")
     assert runs["instructions"].isna().tolist() == [True, False]
     assert int(runs.loc["old/20250102_100000", "instructions"]) == 123
