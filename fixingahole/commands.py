@@ -155,7 +155,7 @@ def calibrate(
         f"--metric {quieter} --threshold {chosen.suggested_threshold * 100:.0f} "
         f"(with --repeat {chosen.suggested_repeat})"
     )
-    counts = [summary.get("instructions") for summary in ok]
+    counts = [None if r.instructions is None else r.instructions.instructions for r in ok]
     if any(count is not None for count in counts):
         print(count_spread(name, counts))
     return 0

@@ -283,7 +283,7 @@ def test_code_changed_under_the_batch_is_refused(tmp_path: Path, local_cluster: 
     batch.wait_for("[1/2] first")
     write(tmp_path / "second.py", SPIN.format(seconds=1.1))  # not what the client hashed
     code, out, err = batch.finish()
-    assert code == 1
+    assert code == 2  # RunStatus.REFUSED: nothing usable measured, fix the setup
     assert list(stored(tmp_path)["entry"]) == ["first"]
     assert f"refused on {socket.gethostname()}: {tmp_path / 'second.py'} differs" in err
     assert "refused" in out[out.rindex("entry") :]
@@ -334,7 +334,7 @@ def test_a_run_whose_workers_die_twice_is_lost_and_the_batch_goes_on(
     first = kill_worker_of_next_start(marks, 0)
     second = kill_worker_of_next_start(marks, 1)
     code, out, err = batch.finish()
-    assert code == 1, err
+    assert code == 3, err  # RunStatus.LOST: the cluster failed, not the script
     runs = stored(tmp_path)
     assert list(runs["entry"]) == ["after"] and list(runs["status"]) == ["ok"]
     assert "fixingahole: doomed: lost: the workers running it died 2 times" in err
