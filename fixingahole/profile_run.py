@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -111,7 +112,7 @@ def profile_target(
     cells = cell_stats(ending.profile, run.cell_maps)
     record = _record(run, ending, options, command, tags, cells, counted)
     _keep(run, record, ending.profile, cells, settings, top=top, echo=echo, counted=counted)
-    if counted is not None and counted.status == "interrupted":
+    if counted is not None and counted.status is RunStatus.INTERRUPTED:
         raise KeyboardInterrupt  # the run is saved; the user asked to stop
     return RunOutcome.of(record, run.run_dir)
 
@@ -133,7 +134,8 @@ def _start(
     run_dir = new_run_dir(settings.output, entry, started)
     shutil.copy2(target, run_dir / target.name)
     cwd = options.cwd or workdir or Path.cwd()
-    script, env, cell_maps = target, dict(options.env), {}
+    script, env = target, dict(options.env)
+    cell_maps: dict[str, CellMap] = {}
     if kind == "notebook":
         try:
             script, env, cell_maps = _notebook_script(target, run_dir, env)
@@ -333,7 +335,7 @@ def _count_instructions(
 
     if not status.ran_to_end:
         note = f"not counted: the profile ended {status.value}"
-        return InstructionCount("skipped", None, None, note)
+        return InstructionCount(None, None, None, note)
     if echo:
         print("Counting instructions under Valgrind's Cachegrind ...", file=sys.stderr, flush=True)
     request = CountRequest(
@@ -348,7 +350,7 @@ def _count_instructions(
     try:
         return count_instructions(request)
     except OSError as exc:  # Valgrind could not be started, or the run folder not written
-        return InstructionCount("failed", None, None, f"Valgrind could not run: {exc}")
+        return InstructionCount(RunStatus.FAILED, None, None, f"Valgrind could not run: {exc}")
 
 
 def _instructions_line(counted: InstructionCount) -> str:
@@ -408,7 +410,7 @@ def new_run_dir(output: Path, entry: str, started: datetime) -> Path:
     raise UserError(f"{parent}: too many runs in one second")
 
 
-def _live_printer(locator, detailed: bool, top: int = 5):
+def _live_printer(locator: Locator, detailed: bool, top: int = 5) -> Callable[[Path], None]:
     """A snapshot callback that prints the current top functions to stderr (those a report
     would show: no harness, libraries only when `detailed`)."""
     from fixingahole.scalene_output import load_profile
@@ -451,7 +453,7 @@ def _import_in_background(module: str) -> None:
     _in_background(load, f"import {module}")
 
 
-def _in_background(work, name: str) -> threading.Thread:
+def _in_background(work: Callable[[], None], name: str) -> threading.Thread:
     """Start `work` in a daemon thread and return the thread."""
     thread = threading.Thread(target=work, name=name, daemon=True)
     thread.start()

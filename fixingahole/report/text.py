@@ -85,7 +85,8 @@ class _View:
         return any(
             stat.peak_mb > 0 or stat.malloc_mb > 0
             for file in self.files
-            for stat in (*file.lines, *file.functions)
+            for stats in (file.lines, file.functions)
+            for stat in stats
         )
 
     @property
