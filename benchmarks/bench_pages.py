@@ -44,37 +44,36 @@ FIXTURE = REPO / "tests" / "data" / "scalene" / "2.4.0-numpy-memory.json"
 def prepare(run_dir: Path):
     """A run folder from the fixture; returns what profiling.py holds after the run."""
     from fixingahole.locations import Locator
-    from fixingahole.report import RunInfo
-    from fixingahole.report.summary import build_summary
+    from fixingahole.options import ProfileOptions
+    from fixingahole.record import Environment, RunStatus
+    from fixingahole.report.record import build_record
+    from fixingahole.runner import ScaleneResult
     from fixingahole.scalene_output import load_profile
 
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(FIXTURE, run_dir / "profile.json")
     profile = load_profile(run_dir / "profile.json")
-    run = RunInfo(
-        command="fixingahole profile numpy_work.py --memory",
-        wall_s=12.3,
-        cpu_s=12.9,
-        max_rss_mb=400.0,
-        mode="memory",
-    )
+    result = ScaleneResult(RunStatus.OK, 0, 12.3, 12.9, 400.0, ("scalene",))
     locator = Locator(Path(profile.program).parent)
-    summary = build_summary(
+    record = build_record(
         profile,
-        run,
         locator,
+        result,
+        status=RunStatus.OK,
+        error=None,
         run_id=f"numpy_work/{run_dir.name}",
         entry="numpy_work",
-        target="numpy_work.py",
+        target=Path("numpy_work.py"),
         kind="script",
         started_utc="2025-01-01T00:00:00Z",
-        options={"precision": 0, "detailed": False, "trace": True},
+        options=ProfileOptions(mode="memory"),
+        command="fixingahole profile numpy_work.py --memory",
         code_hash="sha256:0",
         git=None,
-        environment={"python": sys.version.split()[0]},
+        environment=Environment(python=sys.version.split()[0]),
     )
-    (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    return summary, profile, run, locator
+    (run_dir / "summary.json").write_text(json.dumps(record.to_json()), encoding="utf-8")
+    return record, profile, locator
 
 
 def time_page(run_dir: Path, inputs) -> float:
@@ -92,14 +91,14 @@ def run_tail(run_dir: Path, inputs, store_dir: Path, with_page: bool) -> float:
     from fixingahole.report.text import render_summary
     from fixingahole.store import Store
 
-    summary, profile, run, locator = inputs
+    record, profile, locator = inputs
     start = time.perf_counter()
     views = None
     if with_page:
         views = _in_background(lambda: write_views(run_dir, *inputs), "views")
     with contextlib.redirect_stdout(io.StringIO()):
-        print(render_summary(profile, run, locator))
-    Store(store_dir).add(summary, run_dir)
+        print(render_summary(profile, record, locator))
+    Store(store_dir).add(record, run_dir)
     if views is not None:
         views.join()
     return time.perf_counter() - start
@@ -109,6 +108,7 @@ def fill_store(output: Path, runs: int) -> None:
     """`runs` runs of one entry, an hour apart: ten code versions, a few failed runs."""
     from datetime import datetime, timedelta
 
+    from fixingahole.record import RunRecord
     from fixingahole.store import Store
 
     store = Store(output / ".store")
@@ -145,7 +145,7 @@ def fill_store(output: Path, runs: int) -> None:
             "lines": [],
             "leaks": [],
         }
-        store.add(summary, output / "trend" / stamp)
+        store.add(RunRecord.from_json(summary), output / "trend" / stamp)
 
 
 def cold(*args: str) -> float:
@@ -163,7 +163,7 @@ def child(kind: str, folder: Path) -> float:
         from fixingahole.report.stored import load_run, write_views
 
         stored = load_run(folder, folder)
-        write_views(folder, stored.summary, stored.profile, stored.run, stored.locator)
+        write_views(folder, stored.record, stored.profile, stored.locator)
     elif kind == "runs":  # the baseline: a command that reads the same store
         from fixingahole import commands
 

@@ -2,10 +2,10 @@
 
 The profile is tests/data/scalene/2.4.0-numpy-memory.json (1.8 MB, Scalene 2.4.0, `--memory`
 with stacks, a numpy script that ran 11 s). Timed, as fixingahole.profile_run does it after the
-run: `load_profile`, `render_report` (the full text report), `build_summary` with the
+run: `load_profile`, `render_report` (the full text report), `build_record` with the
 provenance it records (content hash, git, environment) and `json.dumps`, and the terminal
 summary (`render_summary`). Then re-rendering the stored run from its folder: read summary.json
-and profile.json from disk, rebuild the RunInfo and render the report and summary again.
+and profile.json from disk, read the record back and render the report and summary again.
 
 Each is measured in this process after the imports (median of several runs, with the range),
 and cold: in a fresh interpreter, from before the first fixingahole import to the end of one
@@ -37,91 +37,67 @@ TARGET = REPO / "examples" / "advanced.py"  # a file in git, for the provenance 
 
 
 def render_new(run_dir: Path) -> dict[str, float]:
-    """What profiling.profile_target does once Scalene is done; seconds of each step."""
+    """What profile_run.profile_target does once Scalene is done; seconds of each step."""
     from fixingahole.locations import Locator
+    from fixingahole.options import ProfileOptions
     from fixingahole.provenance import content_hash, environment, git_info
-    from fixingahole.report import RunInfo
-    from fixingahole.report.summary import build_summary
+    from fixingahole.record import Environment, GitInfo, RunStatus
+    from fixingahole.report.record import build_record
     from fixingahole.report.text import render_report, render_summary
+    from fixingahole.runner import ScaleneResult
     from fixingahole.scalene_output import load_profile
 
     marks = [time.perf_counter()]
     profile = load_profile(run_dir / "profile.json")
     marks.append(time.perf_counter())
-    run = RunInfo(
-        command="fixingahole profile numpy_work.py --memory",
-        wall_s=12.3,
-        cpu_s=12.9,
-        max_rss_mb=400.0,
-        mode="memory",
-    )
+    result = ScaleneResult(RunStatus.OK, 0, 12.3, 12.9, 400.0, ("scalene",))
     locator = Locator(Path(profile.program).parent)
-    report = render_report(profile, run, locator)
-    marks.append(time.perf_counter())
-    summary = build_summary(
+    git = git_info(TARGET.parent)
+    record = build_record(
         profile,
-        run,
         locator,
+        result,
+        status=RunStatus.OK,
+        error=None,
         run_id=f"numpy_work/{run_dir.name}",
         entry="numpy_work",
-        target=profile.program,
+        target=Path(profile.program),
         kind="script",
         started_utc="2025-01-01T00:00:00Z",
-        options={"precision": 0, "detailed": False, "trace": True},
+        options=ProfileOptions(mode="memory"),
+        command="fixingahole profile numpy_work.py --memory",
         code_hash=content_hash(TARGET),
-        git=git_info(TARGET.parent),
-        environment=environment(),
+        git=None if git is None else GitInfo(**git),
+        environment=Environment(**environment()),
     )
-    text = json.dumps(summary, indent=2)
+    text = json.dumps(record.to_json(), indent=2)
     marks.append(time.perf_counter())
-    render_summary(profile, run, locator)
+    report = render_report(profile, record, locator)
+    marks.append(time.perf_counter())
+    render_summary(profile, record, locator)
     marks.append(time.perf_counter())
     (run_dir / "profile_results.txt").write_text(report, encoding="utf-8")
     (run_dir / "summary.json").write_text(text, encoding="utf-8")
     marks.append(time.perf_counter())
-    steps = ("parse", "report", "summary", "terminal", "write")
+    steps = ("parse", "summary", "report", "terminal", "write")
     return {step: marks[i + 1] - marks[i] for i, step in enumerate(steps)}
 
 
 def render_stored(run_dir: Path) -> dict[str, float]:
     """Re-render a stored run from its folder alone; seconds of each step."""
     from fixingahole.locations import Locator
-    from fixingahole.report import RunInfo
-    from fixingahole.report.summary import build_summary
+    from fixingahole.record import RunRecord
     from fixingahole.report.text import render_report
     from fixingahole.scalene_output import load_profile
 
     marks = [time.perf_counter()]
-    stored = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    record = RunRecord.from_json(json.loads((run_dir / "summary.json").read_text(encoding="utf-8")))
     profile = load_profile(run_dir / "profile.json")
     marks.append(time.perf_counter())
-    options = stored["options"]
-    run = RunInfo(
-        command=stored["command"],
-        status=stored["status"],
-        exit_code=stored["exit_code"],
-        wall_s=stored["wall_s"],
-        cpu_s=stored["cpu_s"],
-        max_rss_mb=stored["max_rss_mb"],
-        mode=stored["mode"],
-        log_counts=stored["log_counts"],
-        detailed=options.get("detailed", False),
-        trace=options.get("trace", True),
-        error=stored["error"],
-    )
     locator = Locator(Path(profile.program).parent)
-    render_report(profile, run, locator)
+    render_report(profile, record, locator)
     marks.append(time.perf_counter())
-    fields = ("run_id", "entry", "target", "kind", "started_utc", "options", "code_hash", "git")
-    summary = build_summary(
-        profile,
-        run,
-        locator,
-        **{name: stored[name] for name in fields},
-        environment=stored["environment"],
-        tags=stored["tags"],
-    )
-    json.dumps(summary, indent=2)
+    json.dumps(record.to_json(), indent=2)
     marks.append(time.perf_counter())
     steps = ("parse", "report", "summary")
     return {step: marks[i + 1] - marks[i] for i, step in enumerate(steps)}

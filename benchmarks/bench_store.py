@@ -79,16 +79,18 @@ def synthetic_summary(number: int) -> dict:
 
 def build(store_path: Path, runs: int, adds: int) -> dict:
     """Fill a store with `runs` runs, the last `adds` through `Store.add`; time those adds."""
-    from fixingahole.store import Store, _tables_from_summary
+    from fixingahole.record import RunRecord
+    from fixingahole.store import Store, _tables_from_record
 
     store = Store(store_path)
     bulk = runs - adds
-    store._replace(_tables_from_summary(synthetic_summary(n), None, n) for n in range(bulk))
+    records = (RunRecord.from_json(synthetic_summary(n)) for n in range(bulk))
+    store._replace(_tables_from_record(record, None, n) for n, record in enumerate(records))
     times = []
     for number in range(bulk, runs):
-        summary = synthetic_summary(number)
+        record = RunRecord.from_json(synthetic_summary(number))
         start = time.perf_counter()
-        store.add(summary)
+        store.add(record)
         times.append(time.perf_counter() - start)
     times.sort()
     return {

@@ -19,9 +19,9 @@ from typing import TextIO
 
 from fixingahole.manifest import Entry
 from fixingahole.profile_run import RunOutcome
+from fixingahole.record import RunRecord, RunStatus, worst_exit_code
 from fixingahole.settings import Settings
 
-BATCH_EXIT = {"ok": 0, "failed": 1, "interrupted": 130}
 CLEAR_LINE = "\r\033[K"  # back to the line's start and erase it (terminals only)
 
 
@@ -49,10 +49,10 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every job succeeded, 130 when interrupted, 1 otherwise."""
+        """The exit code of the worst run (`record.worst_exit_code`); 130 when interrupted."""
         if self.interrupted:
-            return BATCH_EXIT["interrupted"]
-        return 0 if all(o.status == "ok" for _, o in self.outcomes) else BATCH_EXIT["failed"]
+            return RunStatus.INTERRUPTED.exit_code
+        return worst_exit_code(outcome.status for _, outcome in self.outcomes)
 
 
 def plan(entries: Sequence[Entry], repeat: int | None = None) -> list[Job]:
@@ -96,7 +96,7 @@ def run_batch(
         outcome = run_one(job)
         progress.finished(job, outcome)
         result.outcomes.append((job, outcome))
-        if outcome.status == "interrupted":
+        if outcome.status is RunStatus.INTERRUPTED:
             result.interrupted = True
 
     try:
@@ -109,7 +109,7 @@ def run_batch(
 
 
 def _any_failed(result: BatchResult) -> bool:
-    return any(o.status != "ok" for _, o in result.outcomes)
+    return any(o.status is not RunStatus.OK for _, o in result.outcomes)
 
 
 class Progress:
@@ -157,9 +157,8 @@ class Progress:
         self.err.flush()
 
     def finished(self, job: Job, outcome: RunOutcome) -> None:
-        wall = outcome.summary.get("wall_s")
-        if wall is not None:
-            self.seen.setdefault(job.entry.name, []).append(wall)
+        if outcome.record is not None:
+            self.seen.setdefault(job.entry.name, []).append(outcome.record.wall_s)
         self.clear()
         if not job.entry.options.verbose:
             line = run_line(job, outcome, self.label_width, self.heap_column, self.colour)
@@ -202,9 +201,15 @@ def run_line(
     """The one line a batch prints for a finished run (see `report.text.render_run_line`)."""
     from fixingahole.report.text import render_run_line
 
-    summary = {"run_id": outcome.run_id, "status": outcome.status, **outcome.summary}
     return render_run_line(
-        summary, job.label, label_width=label_width, heap_column=heap_column, colour=colour
+        job.label,
+        outcome.status,
+        outcome.run_id,
+        outcome.record,
+        error=outcome.error,
+        label_width=label_width,
+        heap_column=heap_column,
+        colour=colour,
     )
 
 
@@ -219,26 +224,13 @@ def summary_table(result: BatchResult) -> str:
     top function."""
     from tabulate import tabulate
 
+    counted = any(o.record and o.record.instructions is not None for _, o in result.outcomes)
     rows = []
-    counted = any("instructions" in o.summary for _, o in result.outcomes)
     for job, outcome in result.outcomes:
-        s = outcome.summary
-        top = s.get("functions") or []
-        rows.append(
-            [
-                job.label,
-                outcome.status,
-                _fmt(s.get("wall_s"), "{:.2f}"),
-                _fmt(s.get("cpu_s"), "{:.2f}"),
-                _fmt(s.get("peak_heap_mb"), "{:.1f}"),
-                _fmt(s.get("max_rss_mb"), "{:.1f}"),
-                *([_count(s)] if counted else []),
-                f"{top[0]['name']} ({top[0]['percent']:.1f}%)" if top else "-",
-                outcome.run_id,
-            ]
-        )
+        row = [job.label, outcome.status.value, *_figures(outcome.record, counted), outcome.run_id]
         if result.remote:
-            rows[-1].insert(2, (s.get("environment") or {}).get("host") or "-")
+            row.insert(2, outcome.host or "-")
+        rows.append(row)
     headers = [
         "entry",
         "status",
@@ -255,9 +247,24 @@ def summary_table(result: BatchResult) -> str:
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
-def _count(summary: dict) -> str:
+def _figures(record: RunRecord | None, counted: bool) -> list[str]:
+    """A run's cells of the closing table, from wall time to top function (`-` when none)."""
+    if record is None:
+        return ["-"] * (6 if counted else 5)
+    top = record.functions[0] if record.functions else None
+    return [
+        f"{record.wall_s:.2f}",
+        f"{record.cpu_s:.2f}",
+        _fmt(record.peak_heap_mb, "{:.1f}"),
+        f"{record.max_rss_mb:.1f}",
+        *([_count(record)] if counted else []),
+        f"{top.name} ({top.percent:.1f}%)" if top else "-",
+    ]
+
+
+def _count(record: RunRecord) -> str:
     """A run's instruction count; `-` when not counted."""
-    count = summary.get("instructions")
+    count = None if record.instructions is None else record.instructions.instructions
     return "-" if count is None else f"{count:,}"
 
 

@@ -35,6 +35,7 @@ from fixingahole.attribution import Attribution
 from fixingahole.compare import PRIMARY, compare, judge
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash
+from fixingahole.record import RunRecord, RunStatus
 from fixingahole.settings import Settings
 
 GIT_TIMEOUT_S = 60.0
@@ -103,8 +104,8 @@ class Bisector:
     metric: str
     stored_runs: Callable[[], pd.DataFrame]  # the store's runs table
     stored_functions: Callable[[list[str]], pd.DataFrame]
-    # profile the entry `count` times with these settings and manifest: (run id, summary) each
-    profile: Callable[[Settings, Path, int], list[tuple[str, dict]]]
+    # profile the entry `count` times with these settings and manifest: the runs' records
+    profile: Callable[[Settings, Path, int], list[RunRecord]]
 
 
 def bisect(bisector: Bisector, good: str, bad: str) -> BisectResult:
@@ -235,11 +236,8 @@ class _Tester:
             fresh = []
             if len(stored) < wanted:
                 fresh = bisector.profile(settings, manifest, wanted - len(stored))
-        measured = stored + [
-            Measured(run_id, float(summary[self.column]))
-            for run_id, summary in fresh
-            if summary.get("status") == "ok" and summary.get(self.column) is not None
-        ]
+        figures = [(r.run_id, _figure(r, self.column)) for r in fresh if r.status is RunStatus.OK]
+        measured = stored + [Measured(run_id, v) for run_id, v in figures if v is not None]
         note = None if measured else f"no successful run of {bisector.entry} at this commit"
         return measured, len(stored), note
 
@@ -251,7 +249,7 @@ class _Tester:
             (runs["entry"] == self.bisector.entry)
             & (runs["git_commit"] == sha)
             & (runs["code_hash"] == code_hash)
-            & (runs["status"] == "ok")
+            & (runs["status"] == RunStatus.OK.value)
             & (runs["git_dirty"].astype(object) != True)  # noqa: E712 - nullable column
             & runs[self.column].notna()
         ]
@@ -313,6 +311,13 @@ def _toplevel(root: Path) -> Path:
     top = Path(text.strip()).resolve()
     _inside(root, top, "the root")
     return top
+
+
+def _figure(record: RunRecord, column: str) -> float | None:
+    """A fresh run's value of the runs-table column judged (`compare.PRIMARY`)."""
+    source = record.instructions if column in ("instructions", "startup_instructions") else record
+    value = None if source is None else getattr(source, column)
+    return None if value is None else float(value)
 
 
 def _inside(path: Path, top: Path, what: str) -> None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from fixingahole.batch import BatchResult, Job, Progress
 from fixingahole.errors import UserError
 from fixingahole.profile_run import RUN_STAMP, RunOutcome, _add_to_store, new_run_dir
+from fixingahole.record import RunRecord, RunStatus
 from fixingahole.remote import CodeCheck, RemoteBatch, RemoteRun, profile_on_worker
 from fixingahole.settings import Settings
 
@@ -234,8 +235,8 @@ class _Dispatch:
         except UserError:
             raise
         except Exception as exc:  # KilledWorker, a cancelled or erred task
-            remote = RemoteRun(host, "lost", f"lost on {host}: {type(exc).__name__}: {exc}")
-        if remote.status == "cancelled":  # stopped while it waited: it never ran
+            remote = RemoteRun(host, RunStatus.LOST, f"lost on {host}: {type(exc).__name__}: {exc}")
+        if remote.cancelled:  # stopped while it waited: it never ran
             self._announce(lane)
             return
         if future not in self.announced:  # it overtook the head (a run Dask redid): say so now
@@ -244,7 +245,7 @@ class _Dispatch:
         outcome = land(remote, self.settings)
         self.progress.finished(job, outcome)
         self.result.outcomes.append((job, outcome))
-        if outcome.status == "interrupted":
+        if outcome.status is RunStatus.INTERRUPTED:
             self.result.interrupted = True
 
     def _stop(self) -> None:
@@ -281,7 +282,7 @@ class _Dispatch:
 
 
 def _any_failed(result: BatchResult) -> bool:
-    return any(o.status != "ok" for _, o in result.outcomes)
+    return any(o.status is not RunStatus.OK for _, o in result.outcomes)
 
 
 def code_check(path: Path) -> CodeCheck:
@@ -295,22 +296,17 @@ def code_check(path: Path) -> CodeCheck:
 def land(remote: RemoteRun, settings: Settings) -> RunOutcome:
     """Unpack a worker's run folder into the output folder and index it; a run id already taken
     here gets the next free suffix."""
-    if not remote.archive:
-        summary: dict[str, Any] = {"error": remote.error, "environment": {"host": remote.host}}
-        return RunOutcome("-", settings.output, remote.status, None, summary)
-    summary = dict(remote.summary)
-    entry, stamp = summary["run_id"].split("/")
+    if not remote.archive or remote.record is None:
+        return RunOutcome(remote.status, error=remote.error, host=remote.host)
+    record = RunRecord.from_json(remote.record)
+    entry, stamp = record.run_id.split("/")
     run_dir = new_run_dir(settings.output, entry, datetime.strptime(stamp[:15], RUN_STAMP))
     with tarfile.open(fileobj=io.BytesIO(remote.archive), mode="r:gz") as tar:
         tar.extractall(run_dir, filter="data")
     run_id = f"{entry}/{run_dir.name}"
-    if run_id != summary["run_id"]:
-        summary["run_id"] = run_id
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    _add_to_store(settings, summary, run_dir)
-    return RunOutcome(run_id, run_dir, remote.status, remote.exit_code, summary)
-
-
-def host_of(outcome: RunOutcome) -> str:
-    """The host a run ran on, as its summary records it."""
-    return (outcome.summary.get("environment") or {}).get("host") or "-"
+    if run_id != record.run_id:
+        record = record.with_run_id(run_id)
+        summary = json.dumps(record.to_json(), indent=2)
+        (run_dir / "summary.json").write_text(summary, encoding="utf-8")
+    _add_to_store(settings, record, run_dir)
+    return RunOutcome.of(record, run_dir)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from fixingahole.errors import UserError
+from fixingahole.record import RunStatus
 from fixingahole.runner import BOOTSTRAP_DIR, _stop_signals  # Ctrl-C handled as in a profile
 
 FIXED_ENV = {"PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}
@@ -64,7 +65,7 @@ class CountRequest:
 class InstructionCount:
     """The count of one run, the interpreter's start-up count, and what to know about them."""
 
-    status: str  # ok | failed | timeout | interrupted
+    status: RunStatus | None  # how the Valgrind run ended; None when it was not run
     instructions: int | None  # the script's process, start-up included; None without a count
     startup: int | None  # `python -c pass` under the same settings
     note: str | None = None  # one line: why there is no count, or why it may vary
@@ -83,7 +84,7 @@ class InstructionCount:
 class _Counted:
     """How one Valgrind child ended."""
 
-    status: str
+    status: RunStatus
     exit_code: int | None
     counts: dict[int, int]  # pid -> instructions, one per process Valgrind traced
     main_pid: int
@@ -107,7 +108,8 @@ def count_instructions(request: CountRequest) -> InstructionCount:
     try:
         startup = startup_instructions(valgrind, env)
     except KeyboardInterrupt:  # the profile before it is kept: say so instead of losing it
-        return InstructionCount("interrupted", None, None, "the Valgrind run was interrupted")
+        why = "the Valgrind run was interrupted"
+        return InstructionCount(RunStatus.INTERRUPTED, None, None, why)
     with tempfile.TemporaryDirectory(prefix="fixingahole-cg-") as tmp:
         argv = [str(request.script), *request.args]
         with (
@@ -120,7 +122,7 @@ def count_instructions(request: CountRequest) -> InstructionCount:
         main_log = Path(tmp) / f"valgrind.{ran.main_pid}.log"
         with suppress(OSError):
             shutil.copyfile(main_log, request.run_dir / "valgrind.log")
-    instructions = ran.counts.get(ran.main_pid) if ran.status == "ok" else None
+    instructions = ran.counts.get(ran.main_pid) if ran.status is RunStatus.OK else None
     note = _note(ran, request)
     return InstructionCount(ran.status, instructions, startup, note, ran.wall_s)
 
@@ -156,9 +158,9 @@ def startup_instructions(valgrind: str, env: Mapping[str, str]) -> int | None:
             subprocess.DEVNULL,
             subprocess.DEVNULL,
         )
-    if ran.status == "interrupted":
+    if ran.status is RunStatus.INTERRUPTED:
         raise KeyboardInterrupt
-    count = ran.counts.get(ran.main_pid) if ran.status == "ok" else None
+    count = ran.counts.get(ran.main_pid) if ran.status is RunStatus.OK else None
     if count is not None:
         record = {
             "instructions": count,
@@ -226,7 +228,7 @@ def _run_valgrind(
 ) -> _Counted:
     """Run Python under Cachegrind to the end, the timeout or Ctrl-C, counting its threads."""
     threads = 0
-    stopped_by = None
+    stopped_by: RunStatus | None = None
     with _stop_signals() as received:
         started = time.perf_counter()
         child = subprocess.Popen(
@@ -247,9 +249,9 @@ def _run_valgrind(
                     pass
                 threads = max(threads, _thread_count(child.pid))
                 if received:
-                    stopped_by = "interrupted"
+                    stopped_by = RunStatus.INTERRUPTED
                 elif timeout is not None and time.perf_counter() - started > timeout:
-                    stopped_by = "timeout"
+                    stopped_by = RunStatus.TIMEOUT
                 if stopped_by:
                     _kill_group(child)
                     break
@@ -258,7 +260,7 @@ def _run_valgrind(
             raise
         wall_s = time.perf_counter() - started
         _kill_group(child, wait=False)  # processes the script left behind
-    status = stopped_by or ("ok" if child.returncode == 0 else "failed")
+    status = stopped_by or (RunStatus.OK if child.returncode == 0 else RunStatus.FAILED)
     counts = _read_counts(tmp)
     log_tail = _last_line(tmp / f"valgrind.{child.pid}.log")
     return _Counted(status, child.returncode, counts, child.pid, threads, wall_s, log_tail)
@@ -305,19 +307,19 @@ def _last_line(path: Path) -> str:
 
 def _note(ran: _Counted, request: CountRequest) -> str | None:
     """Why the run has no count, or why its count may vary; None for a clean count."""
-    if ran.status == "timeout":
+    if ran.status is RunStatus.TIMEOUT:
         return (
             f"the Valgrind run was stopped by --timeout {request.timeout:g} s: under Valgrind a "
             f"script runs about {SLOWDOWN[0]}-{SLOWDOWN[1]}x slower; raise --timeout or count "
             "a shorter workload"
         )
-    if ran.status == "interrupted":
+    if ran.status is RunStatus.INTERRUPTED:
         return "the Valgrind run was interrupted"
     stderr = _last_line(request.run_dir / "valgrind.stderr.txt")
     if ran.main_pid not in ran.counts:  # Cachegrind writes its count even when the script fails
         why = ran.log_tail or stderr or f"exit code {ran.exit_code}"
         return f"Valgrind did not count the run ({why}); see valgrind.log and valgrind.stderr.txt"
-    if ran.status == "failed":
+    if ran.status is RunStatus.FAILED:
         why = stderr or f"exit code {ran.exit_code}"
         return f"the script failed under Valgrind ({why}); see valgrind.stderr.txt"
     others = len(ran.counts) - 1

@@ -9,6 +9,9 @@
   owned by that file's package;
 - fixing-a-hole's own package: kind "harness", never reported;
 - anything else: the absolute path.
+
+A Locator also holds the folders whose files no report shows (`ignore`: the settings' and the
+run's `--ignore` folders), so that every report of a run leaves out the same files.
 """
 
 from __future__ import annotations
@@ -70,8 +73,14 @@ def _relative(path: str, prefixes: tuple[str, ...]) -> str | None:
 class Locator:
     """Names files, lines and packages of a profile the way the user sees them."""
 
-    def __init__(self, root: Path, cell_maps: Mapping[str, CellMap] = _NO_CELL_MAPS) -> None:
+    def __init__(
+        self,
+        root: Path,
+        cell_maps: Mapping[str, CellMap] = _NO_CELL_MAPS,
+        ignore: Iterable[Path] = (),
+    ) -> None:
         self.root = Path(os.path.abspath(root))
+        self.ignore = tuple(ignore)  # absolute folders whose files are not reported
         self._root_prefixes = _prefixes([str(self.root)])
         self._library_prefixes = _prefixes(_library_folders())
         # Other import folders (editable installs, PYTHONPATH); sys.path[0] is the running
@@ -154,10 +163,6 @@ class Locator:
         """The notebook cell and line in it for a line of a generated script, if any."""
         cell_map = self._cell_maps.get(path)
         return None if cell_map is None else cell_map.locate(lineno)
-
-    def relative(self, path: str | os.PathLike[str]) -> str:
-        """A path relative to root when under it, else absolute (for targets and the like)."""
-        return self._user_name(os.fspath(path))
 
     def name(self, path: str) -> str:
         """How the report names a file: `a/b.py`, `numpy/linalg/_linalg.py`, `analysis.ipynb`."""

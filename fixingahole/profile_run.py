@@ -1,39 +1,87 @@
-"""One profile, end to end: run folder, Scalene child, parse, report, summary, store."""
+"""One profile, end to end: run folder, Scalene child, parse, record, reports, store."""
 
 from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fixingahole.errors import UserError
+from fixingahole.locations import Locator
 from fixingahole.options import ProfileOptions, allocation_window
+from fixingahole.record import Environment, GitInfo, InstructionCounts, RunRecord, RunStatus
+from fixingahole.scalene_output import Profile
 from fixingahole.settings import Settings
 from fixingahole.targets import target_kind
 
 if TYPE_CHECKING:
+    from fixingahole.cells import CellStat
     from fixingahole.instructions import InstructionCount
+    from fixingahole.notebook import CellMap
+    from fixingahole.runner import ScaleneResult
 
 RUN_STAMP = "%Y%m%d_%H%M%S"
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What a profile left behind."""
+    """What a profile left behind: its record and run folder. A batch's run that made neither
+    (lost or refused on a Dask worker) has no record: only its status, why, and the host."""
 
-    run_id: str
+    status: RunStatus
+    record: RunRecord | None = None
+    run_dir: Path | None = None
+    error: str | None = None  # one line when the status is not ok
+    host: str | None = None  # where it ran, when known
+
+    @classmethod
+    def of(cls, record: RunRecord, run_dir: Path) -> RunOutcome:
+        """The outcome of a run that made its folder and record."""
+        return cls(record.status, record, run_dir, record.error, record.environment.host)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id; `-` when no run was made."""
+        return "-" if self.record is None else self.record.run_id
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One profile in the making: where it is kept, what runs, and how its files are named."""
+
+    target: Path
+    kind: str  # "script" or "notebook"
+    entry: str
+    started: datetime
     run_dir: Path
-    status: str
-    exit_code: int | None
-    summary: dict
+    new_output: bool  # this run made the output folder (removed again if the run is refused)
+    script: Path  # what Scalene runs: the target, or a notebook's generated script
+    cwd: Path
+    env: dict[str, str]
+    cell_maps: dict[str, CellMap]
+    locator: Locator
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.entry}/{self.run_dir.name}"
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How the run ended, as judged from the runner's result and Scalene's profile."""
+
+    result: ScaleneResult
+    profile: Profile
+    status: RunStatus
+    error: str | None
 
 
 def profile_target(
@@ -53,14 +101,27 @@ def profile_target(
     setting `stop` (from another thread) stops the run as Ctrl-C would. A script without a `cwd`
     option runs in `workdir` (default: the current directory; a Dask worker passes the client's)."""
     from fixingahole.cells import cell_stats
-    from fixingahole.provenance import content_hash, environment, git_info
-    from fixingahole.report import RunInfo
-    from fixingahole.report.folded import render_folded
-    from fixingahole.report.summary import build_summary
-    from fixingahole.report.text import render_report, render_summary
-    from fixingahole.runner import ScaleneRequest, run_scalene
-    from fixingahole.scalene_output import Profile, load_profile
 
+    run = _start(target, options, settings, entry or target.stem, workdir)
+    ending = _judge(run, _run_scalene(run, options, settings, echo, stop))
+    counted = None
+    if options.instructions:
+        counted = _count_instructions(
+            run.script, run.cwd, options, run.run_dir, ending.status, echo
+        )
+    cells = cell_stats(ending.profile, run.cell_maps)
+    record = _record(run, ending, options, command, tags, cells, counted)
+    _keep(run, record, ending.profile, cells, settings, top=top, echo=echo, counted=counted)
+    if counted is not None and counted.status is RunStatus.INTERRUPTED:
+        raise KeyboardInterrupt  # the run is saved; the user asked to stop
+    return RunOutcome.of(record, run.run_dir)
+
+
+def _start(
+    target: Path, options: ProfileOptions, settings: Settings, entry: str, workdir: Path | None
+) -> _Run:
+    """Check what can be checked before anything runs, then make the run folder (with a copy of
+    the target and, for a notebook, its generated script and cell map)."""
     kind = target_kind(target)
     if kind == "script":
         check_syntax(target)
@@ -69,43 +130,64 @@ def profile_target(
 
         find_valgrind()  # before anything runs: no valgrind is bad input, not a failed run
     started = datetime.now(timezone.utc)
-    entry = entry or target.stem
     new_output = not settings.output.exists()
     run_dir = new_run_dir(settings.output, entry, started)
-    run_id = f"{entry}/{run_dir.name}"
     shutil.copy2(target, run_dir / target.name)
-
-    cell_maps = {}
-    script = target
     cwd = options.cwd or workdir or Path.cwd()
-    env = dict(options.env)
+    script, env = target, dict(options.env)
+    cell_maps: dict[str, CellMap] = {}
     if kind == "notebook":
-        from fixingahole.notebook import convert_notebook, notebook_code_name
-
-        script = run_dir / f"{target.stem}.notebook.py"
         try:
-            cell_map = convert_notebook(target, script)
+            script, env, cell_maps = _notebook_script(target, run_dir, env)
         except UserError:  # refused: nothing of this run is kept
             _remove_run_dir(run_dir, new_output)
             raise
-        (run_dir / "cells.json").write_text(json.dumps(cell_map.to_json(), indent=2))
         cwd = options.cwd or target.parent
-        # The script's code runs under a name beside the notebook, so that it is profiled
-        # wherever the run folder is; the bootstrap renames it and starts IPython's shell.
-        code_name = notebook_code_name(target)
-        cell_maps[str(script)] = cell_maps[str(code_name)] = cell_map
-        env["FIXINGAHOLE_NOTEBOOK_SCRIPT"] = str(script)
-        env["FIXINGAHOLE_NOTEBOOK_FILENAME"] = str(code_name)
-        if cell_map.shell:
-            env["FIXINGAHOLE_NOTEBOOK_CELLS"] = ",".join(str(c.first_line) for c in cell_map.cells)
+    ignore = (*settings.ignore, *(settings.root / d for d in options.ignore))
+    locator = Locator(settings.root, cell_maps, ignore)
+    return _Run(
+        target, kind, entry, started, run_dir, new_output, script, cwd, env, cell_maps, locator
+    )
 
-    locator = _locator(settings, cell_maps)
-    json_path = run_dir / "profile.json"
+
+def _notebook_script(
+    notebook: Path, run_dir: Path, env: dict[str, str]
+) -> tuple[Path, dict[str, str], dict[str, CellMap]]:
+    """Convert a notebook into the run folder: the script Scalene runs, the environment that
+    tells the bootstrap about it, and the cell map by the names its code is known by."""
+    from fixingahole.notebook import convert_notebook, notebook_code_name
+
+    script = run_dir / f"{notebook.stem}.notebook.py"
+    cell_map = convert_notebook(notebook, script)
+    (run_dir / "cells.json").write_text(json.dumps(cell_map.to_json(), indent=2))
+    # The script's code runs under a name beside the notebook, so that it is profiled
+    # wherever the run folder is; the bootstrap renames it and starts IPython's shell.
+    code_name = notebook_code_name(notebook)
+    env = {
+        **env,
+        "FIXINGAHOLE_NOTEBOOK_SCRIPT": str(script),
+        "FIXINGAHOLE_NOTEBOOK_FILENAME": str(code_name),
+    }
+    if cell_map.shell:
+        env["FIXINGAHOLE_NOTEBOOK_CELLS"] = ",".join(str(c.first_line) for c in cell_map.cells)
+    return script, env, {str(script): cell_map, str(code_name): cell_map}
+
+
+def _run_scalene(
+    run: _Run,
+    options: ProfileOptions,
+    settings: Settings,
+    echo: bool,
+    stop: threading.Event | None,
+) -> ScaleneResult:
+    """Run the script under Scalene (the store and the page's libraries load meanwhile)."""
+    from fixingahole.runner import ScaleneRequest, run_scalene
+
     request = ScaleneRequest(
-        script=script,
-        json_path=json_path,
-        run_dir=run_dir,
-        cwd=cwd,
+        script=run.script,
+        json_path=run.run_dir / "profile.json",
+        run_dir=run.run_dir,
+        cwd=run.cwd,
         mode=options.mode,
         allocation_window=allocation_window(options.precision),
         cpu_interval=options.interval,
@@ -114,24 +196,31 @@ def profile_target(
         async_profile=options.async_profile,
         program_path=settings.root,
         args=tuple(options.args),
-        env=env,
+        env=run.env,
         timeout=options.timeout,
         log_level=options.log_level,
         no_plots=options.no_plots,
         live=options.live,
-        on_snapshot=_live_printer(locator, options.detailed) if options.live else None,
+        on_snapshot=_live_printer(run.locator, options.detailed) if options.live else None,
         echo=echo,
-        path_first=cwd if kind == "notebook" else None,  # a notebook imports from its folder
+        path_first=run.cwd if run.kind == "notebook" else None,  # it imports from its folder
         stop=stop,
     )
     _import_in_background("fixingahole.store")
     _in_background(_preload_pages, "preload pages")
     try:
-        result = run_scalene(request)
+        return run_scalene(request)
     except UserError:  # refused before Scalene started (a missing working directory, ...)
-        _remove_run_dir(run_dir, new_output)
+        _remove_run_dir(run.run_dir, run.new_output)
         raise
 
+
+def _judge(run: _Run, result: ScaleneResult) -> _Ending:
+    """The run's status and error line, from the runner's and what Scalene wrote: a finished
+    run with an empty profile has no samples; a notebook's failure names its cell."""
+    from fixingahole.scalene_output import load_profile
+
+    json_path = run.run_dir / "profile.json"
     profile, parse_error = Profile(), None
     if json_path.exists():
         try:
@@ -139,83 +228,104 @@ def profile_target(
         except UserError as exc:
             parse_error = str(exc)
     status, error = result.status, result.error
-    if kind == "notebook":
-        from fixingahole.notebook import name_log_places
-
-        code_name = str(notebook_code_name(target))
-        name_log_places(run_dir / "logs.log", code_name, lambda n: locator.location(code_name, n))
-    if kind == "notebook" and status == "failed":
-        from fixingahole.notebook import describe_failure
-
-        stderr = (run_dir / "stderr.txt").read_text(errors="replace")
-        error = (
-            describe_failure(cell_maps[str(script)], stderr, notebook_code_name(target)) or error
-        )
-    if status in ("timeout", "interrupted") and profile.is_empty:
+    if run.kind == "notebook":
+        error = _notebook_places(run, status, error)
+    if status.stopped and profile.is_empty:
         error = f"{error}; Scalene's profile was lost: it was not written in time"
-    if status == "ok" and profile.is_empty:
-        status = "no-samples"
+    if status is RunStatus.OK and profile.is_empty:
+        status = RunStatus.NO_SAMPLES
         error = parse_error or "the script finished before Scalene took any sample"
-    counted = None
-    if options.instructions:
-        counted = _count_instructions(script, cwd, options, run_dir, status, echo)
+    return _Ending(result, profile, status, error)
 
-    cells = cell_stats(profile, cell_maps)
-    run = RunInfo(
+
+def _notebook_places(run: _Run, status: RunStatus, error: str | None) -> str | None:
+    """Name the notebook's cells in `logs.log`; a failed notebook's error names its cell."""
+    from fixingahole.notebook import describe_failure, name_log_places, notebook_code_name
+
+    code_name = notebook_code_name(run.target)
+    name = str(code_name)
+    name_log_places(run.run_dir / "logs.log", name, lambda n: run.locator.location(name, n))
+    if status is not RunStatus.FAILED:
+        return error
+    stderr = (run.run_dir / "stderr.txt").read_text(errors="replace")
+    return describe_failure(run.cell_maps[str(run.script)], stderr, code_name) or error
+
+
+def _record(
+    run: _Run,
+    ending: _Ending,
+    options: ProfileOptions,
+    command: str,
+    tags: tuple[str, ...],
+    cells: tuple[CellStat, ...],
+    counted: InstructionCount | None,
+) -> RunRecord:
+    """The run's record, with where it came from."""
+    from fixingahole.provenance import content_hash, environment, git_info
+    from fixingahole.report.record import build_record
+
+    git = git_info(run.target.parent)
+    return build_record(
+        ending.profile,
+        run.locator,
+        ending.result,
+        status=ending.status,
+        error=ending.error,
+        run_id=run.run_id,
+        entry=run.entry,
+        target=run.target,
+        kind=run.kind,
+        started_utc=run.started,
+        options=options,
         command=command,
-        status=status,
-        exit_code=result.exit_code,
-        wall_s=result.wall_s,
-        cpu_s=result.cpu_s,
-        max_rss_mb=result.max_rss_mb,
-        mode=options.mode,
-        precision=options.precision,
-        log_counts=dict(result.log_counts),
-        detailed=options.detailed,
-        trace=options.trace,
-        unprofiled_event_loop=result.ran_event_loop,
-        error=error,
-        ignore=(*settings.ignore, *(settings.root / d for d in options.ignore)),
-    )
-    summary = build_summary(
-        profile,
-        run,
-        locator,
-        run_id=run_id,
-        entry=entry,
-        target=_display_path(target, settings.root),
-        kind=kind,
-        started_utc=started,
-        options=_options_record(options),
-        tags=list(tags),
-        code_hash=content_hash(target),
-        git=git_info(target.parent),
-        environment=environment(),
+        code_hash=content_hash(run.target),
+        git=None if git is None else GitInfo(**git),
+        environment=Environment(**environment()),
+        tags=tags,
         cells=cells,
+        instructions=None if counted is None else _counts(counted),
     )
-    if counted is not None:
-        summary.update(counted.fields())
-    report = render_report(profile, run, locator, top=top, cells=cells)
-    _write_atomic(run_dir / "profile_results.txt", report)
-    _write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2))
-    folded = render_folded(profile, locator, detailed=options.detailed)
+
+
+def _counts(counted: InstructionCount) -> InstructionCounts:
+    return InstructionCounts(counted.instructions, counted.startup, counted.note)
+
+
+def _keep(
+    run: _Run,
+    record: RunRecord,
+    profile: Profile,
+    cells: tuple[CellStat, ...],
+    settings: Settings,
+    *,
+    top: int,
+    echo: bool,
+    counted: InstructionCount | None,
+) -> None:
+    """Write the run's reports and record into its folder (the page in a thread meanwhile),
+    print its summary, and index it in the store."""
+    from fixingahole.report.folded import render_folded
+    from fixingahole.report.stored import write_atomic
+    from fixingahole.report.text import render_report, render_summary
+
+    report = render_report(profile, record, run.locator, top=top, cells=cells)
+    write_atomic(run.run_dir / "profile_results.txt", report)
+    write_atomic(run.run_dir / "summary.json", json.dumps(record.to_json(), indent=2))
+    folded = render_folded(profile, run.locator, detailed=record.detailed)
     if folded:
-        _write_atomic(run_dir / "stacks.folded", folded)
-    views = _in_background(lambda: _write_views(run_dir, summary, profile, run, locator), "views")
+        write_atomic(run.run_dir / "stacks.folded", folded)
+    views = _in_background(lambda: _write_views(run.run_dir, record, profile, run.locator), "views")
     if echo:
-        print(render_summary(profile, run, locator, top=top, cells=cells))
+        print(render_summary(profile, record, run.locator, top=top, cells=cells))
         if counted is not None:
             print(_instructions_line(counted))
-        print(f"Run folder: {run_dir}")
-    _add_to_store(settings, summary, run_dir)
+        print(f"Run folder: {run.run_dir}")
+    _add_to_store(settings, record, run.run_dir)
     views.join()
-    if counted is not None and counted.status == "interrupted":
-        raise KeyboardInterrupt  # the run is saved; the user asked to stop
-    return RunOutcome(run_id, run_dir, status, result.exit_code, summary)
 
 
 def _count_instructions(
-    script: Path, cwd: Path, options: ProfileOptions, run_dir: Path, status: str, echo: bool
+    script: Path, cwd: Path, options: ProfileOptions, run_dir: Path, status: RunStatus, echo: bool
 ) -> InstructionCount:
     """The Valgrind run after the profile, run as the profile ran the script (without Scalene).
 
@@ -223,8 +333,9 @@ def _count_instructions(
     """
     from fixingahole.instructions import CountRequest, InstructionCount, count_instructions
 
-    if status not in ("ok", "no-samples"):
-        return InstructionCount("skipped", None, None, f"not counted: the profile ended {status}")
+    if not status.ran_to_end:
+        note = f"not counted: the profile ended {status.value}"
+        return InstructionCount(None, None, None, note)
     if echo:
         print("Counting instructions under Valgrind's Cachegrind ...", file=sys.stderr, flush=True)
     request = CountRequest(
@@ -239,7 +350,7 @@ def _count_instructions(
     try:
         return count_instructions(request)
     except OSError as exc:  # Valgrind could not be started, or the run folder not written
-        return InstructionCount("failed", None, None, f"Valgrind could not run: {exc}")
+        return InstructionCount(RunStatus.FAILED, None, None, f"Valgrind could not run: {exc}")
 
 
 def _instructions_line(counted: InstructionCount) -> str:
@@ -299,35 +410,7 @@ def new_run_dir(output: Path, entry: str, started: datetime) -> Path:
     raise UserError(f"{parent}: too many runs in one second")
 
 
-def _locator(settings: Settings, cell_maps: dict):
-    from fixingahole.locations import Locator
-
-    return Locator(settings.root, cell_maps)
-
-
-def _display_path(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _options_record(options: ProfileOptions) -> dict:
-    """The options as JSON values, for summary.json."""
-    record = {f.name: getattr(options, f.name) for f in fields(options) if f.name != "mode"}
-    record["cwd"] = str(options.cwd) if options.cwd else None
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in record.items()} | {
-        "env": dict(options.env)
-    }
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _live_printer(locator, detailed: bool, top: int = 5):
+def _live_printer(locator: Locator, detailed: bool, top: int = 5) -> Callable[[Path], None]:
     """A snapshot callback that prints the current top functions to stderr (those a report
     would show: no harness, libraries only when `detailed`)."""
     from fixingahole.scalene_output import load_profile
@@ -370,7 +453,7 @@ def _import_in_background(module: str) -> None:
     _in_background(load, f"import {module}")
 
 
-def _in_background(work, name: str) -> threading.Thread:
+def _in_background(work: Callable[[], None], name: str) -> threading.Thread:
     """Start `work` in a daemon thread and return the thread."""
     thread = threading.Thread(target=work, name=name, daemon=True)
     thread.start()
@@ -385,13 +468,13 @@ def _preload_pages() -> None:
         preload()
 
 
-def _write_views(run_dir: Path, summary: dict, profile, run, locator) -> None:
+def _write_views(run_dir: Path, record: RunRecord, profile: Profile, locator: Locator) -> None:
     """report.html and speedscope.json; the text report and summary are the record, so a
     failure here only warns."""
     from fixingahole.report.stored import write_views
 
     try:
-        write_views(run_dir, summary, profile, run, locator)
+        write_views(run_dir, record, profile, locator)
     except Exception as exc:
         print(
             f"warning: run saved in {run_dir} but its page not written ({exc}); "
@@ -400,12 +483,12 @@ def _write_views(run_dir: Path, summary: dict, profile, run, locator) -> None:
         )
 
 
-def _add_to_store(settings: Settings, summary: dict, run_dir: Path) -> None:
+def _add_to_store(settings: Settings, record: RunRecord, run_dir: Path) -> None:
     """Index the run; the run folder is the record, so a store failure only warns."""
     from fixingahole.store import Store
 
     try:
-        Store(store_dir(settings)).add(summary, run_dir)
+        Store(store_dir(settings)).add(record, run_dir)
     except Exception as exc:  # the run folder stays; `store rebuild` recovers the index
         print(
             f"warning: run saved in {run_dir} but not indexed ({exc}); "

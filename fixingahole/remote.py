@@ -25,11 +25,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fixingahole.profile_run import RunOutcome
+from fixingahole.record import RunStatus
 from fixingahole.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,16 +73,21 @@ class RemoteBatch:
 
 @dataclass(frozen=True)
 class RemoteRun:
-    """What a worker sends back for one run."""
+    """What a worker sends back for one run: the run's record as its JSON (plain data crosses
+    Dask) and its folder, or why there is none: REFUSED (other code), LOST (its workers died)
+    or `cancelled` (stopped while it waited for the host's lock: it never ran)."""
 
     host: str
-    # the run's status, or "refused" (other code), "lost" (its workers died) or "cancelled"
-    # (stopped while it waited for the host's lock: it never ran)
-    status: str
+    status: RunStatus
     error: str | None = None
-    exit_code: int | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] | None = None  # `RunRecord.to_json()`; None when no run was made
     archive: bytes = b""  # the run folder as a tar.gz; empty when no run was made
+    cancelled: bool = False
+
+    @classmethod
+    def never_ran(cls, host: str, why: str) -> RemoteRun:
+        """A run stopped (or its batch over) before it took the host's lock."""
+        return cls(host, RunStatus.INTERRUPTED, why, cancelled=True)
 
 
 class Stopped(Exception):
@@ -119,14 +125,14 @@ def _profile(
     host = socket.gethostname()
     attempt = _count_attempt(batch.attempts(index))
     if attempt is None:  # the client is gone (a run Dask redid after the batch ended)
-        return RemoteRun(host, "cancelled", "its batch is over")
+        return RemoteRun.never_ran(host, "its batch is over")
     if attempt > MAX_ATTEMPTS:
         end_orphans_if_free()
-        lost = f"lost: the workers running it died {MAX_ATTEMPTS} times (last on {host})"
-        return RemoteRun(host, "lost", lost)
+        error = f"lost: the workers running it died {MAX_ATTEMPTS} times (last on {host})"
+        return RemoteRun(host, RunStatus.LOST, error)
     refusal = refuse_other_code(check, host)
     if refusal:
-        return RemoteRun(host, "refused", refusal)
+        return RemoteRun(host, RunStatus.REFUSED, refusal)
     stop, work = threading.Event(), None
     try:
         with _watch_stop(batch.stop, stop):
@@ -136,14 +142,15 @@ def _profile(
                 turn.set()
                 settings = replace(batch.settings, output=work)
                 outcome = run_one(job, settings=settings, stop=stop, workdir=batch.workdir)
-        archive = _archive(outcome.run_dir)  # after the lock: the host's next run goes on
+        # after the lock: the host's next run goes on
+        archive = b"" if outcome.run_dir is None else _archive(outcome.run_dir)
     except Stopped:
-        return RemoteRun(host, "cancelled", "stopped before it started")
+        return RemoteRun.never_ran(host, "stopped before it started")
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
-    error = outcome.summary.get("error")
-    return RemoteRun(host, outcome.status, error, outcome.exit_code, outcome.summary, archive)
+    record = None if outcome.record is None else outcome.record.to_json()
+    return RemoteRun(host, outcome.status, outcome.error, record, archive)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from typing import BinaryIO, Protocol, TextIO
 
 from fixingahole.errors import UserError
 from fixingahole.options import LOG_LEVELS
+from fixingahole.record import RunStatus
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BOOTSTRAP_DIR = PACKAGE_DIR / "_bootstrap"
@@ -71,7 +72,7 @@ class ScaleneRequest:
 class ScaleneResult:
     """How the child ended and what it cost."""
 
-    status: str  # "ok", "failed", "interrupted", "timeout" or "tool-error" (see _tool_failure)
+    status: RunStatus  # OK, FAILED, INTERRUPTED, TIMEOUT or TOOL_ERROR (see _tool_failure)
     exit_code: int | None
     wall_s: float
     cpu_s: float  # user + system of the whole process tree
@@ -99,10 +100,10 @@ def run_scalene(request: ScaleneRequest) -> ScaleneResult:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     status, error = ending.status, _error_line(request, ending)
-    if status == "failed":
+    if status is RunStatus.FAILED:
         tool_error = _tool_failure(request, ending, script_started, scalene_dir)
         if tool_error is not None:
-            status, error = "tool-error", tool_error
+            status, error = RunStatus.TOOL_ERROR, tool_error
     return ScaleneResult(
         status=status,
         exit_code=ending.exit_code,
@@ -290,7 +291,7 @@ def _no_relaunch_env(
 class _Ending:
     """How the process tree ended, as measured here."""
 
-    status: str
+    status: RunStatus
     exit_code: int | None
     wall_s: float
     cpu_s: float
@@ -345,11 +346,11 @@ def _run_child(
         child.stdout.close()
         child.stderr.close()
     if stopped_by == "timeout":
-        status = "timeout"
+        status = RunStatus.TIMEOUT
     elif stopped_by is not None:
-        status = "interrupted"
+        status = RunStatus.INTERRUPTED
     else:
-        status = "ok" if waiter.exit_code == 0 else "failed"
+        status = RunStatus.OK if waiter.exit_code == 0 else RunStatus.FAILED
     if not waiter.done.is_set():  # not even SIGKILL ended it
         return _Ending(status, None, time.perf_counter() - started, 0.0, 0.0, stopped_by, child.pid)
     wall_s = waiter.ended - started
@@ -753,7 +754,7 @@ _KILLED = re.compile(r"^Scalene error: received signal (SIG[A-Z0-9]+)$")
 
 def _error_line(request: ScaleneRequest, ending: _Ending) -> str | None:
     """One line saying why the run did not end well, or None when it did."""
-    if ending.status == "ok":
+    if ending.status is RunStatus.OK:
         return None
     if ending.stopped_by == "timeout":
         return f"timed out after {request.timeout:g} s"

@@ -56,11 +56,17 @@ class _Value:
 
 
 def display_path(path: Path, base: Path) -> str:
-    """`path` relative to `base` when it lies under it, else absolute: how messages show paths."""
-    try:
-        return path.relative_to(base).as_posix() or "."
-    except ValueError:
-        return str(path)
+    """`path` relative to `base` when it lies under it (as written, or for an absolute path with
+    symlinks resolved), else as given: how messages, commands and records show paths."""
+    spellings = [(path, base)]
+    if path.is_absolute():
+        spellings.append((path.resolve(), base.resolve()))
+    for under, top in spellings:
+        try:
+            return under.relative_to(top).as_posix() or "."
+        except ValueError:
+            continue
+    return str(path)
 
 
 def load_settings(

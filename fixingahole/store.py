@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +42,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from fixingahole.errors import UserError
+from fixingahole.record import DAMAGED, InstructionCounts, RunRecord
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,28 +120,7 @@ CELLS = pa.schema(
 _STORED_RUNS = RUNS.append(pa.field("_version", pa.int64()))
 _SCHEMAS = {"runs": _STORED_RUNS, "functions": FUNCTIONS, "lines": LINES, "cells": CELLS}
 _ADDED_LATER = ("cells",)  # tables that segments written by older versions do not have
-_COPIED = (
-    "run_id",
-    "entry",
-    "target",
-    "kind",
-    "status",
-    "exit_code",
-    "wall_s",
-    "cpu_s",
-    "elapsed_s",
-    "max_rss_mb",
-    "peak_heap_mb",
-    "mode",
-    "command",
-    "code_hash",
-    "error",
-    "instructions",
-    "startup_instructions",
-    "instructions_note",
-)
-_AS_JSON = ("options", "tags", "log_counts")
-_ENVIRONMENT = ("python", "scalene", "fixingahole", "host", "platform", "cpu")
+_NOT_COUNTED = InstructionCounts(None, None)  # the count columns of a run without --instructions
 
 FANOUT = 8  # segments of one size class that trigger a merge
 REBUILD_CHUNK = FANOUT**3  # runs per segment written by a rebuild
@@ -195,9 +174,9 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def add(self, summary: dict, run_dir: Path | None = None) -> None:
-        """Index one run from its `summary.json` document; a run id added again replaces it."""
-        tables = _tables_from_summary(summary, self._run_dir_text(run_dir), time.time_ns())
+    def add(self, record: RunRecord, run_dir: Path | None = None) -> None:
+        """Index one run from its record; a run id added again replaces it."""
+        tables = _tables_from_record(record, self._run_dir_text(run_dir), time.time_ns())
         self._create()
         with _flock(self.path / "lock", fcntl.LOCK_SH):
             generation = self._generation()
@@ -224,14 +203,12 @@ class Store:
             seen: dict[str, Path] = {}
             for folder in _run_folders(output):
                 try:
-                    summary = _read_summary(folder / "summary.json")
-                    tables = _tables_from_summary(
-                        summary, _relative(folder, output), time.time_ns()
-                    )
+                    record = _read_record(folder / "summary.json")
+                    tables = _tables_from_record(record, _relative(folder, output), time.time_ns())
                 except UserError as error:
                     skipped.append((folder, str(error)))
                     continue
-                run_id = tables.runs["run_id"][0].as_py()
+                run_id = record.run_id
                 if run_id in seen:
                     skipped.append(
                         (folder, f"run id {run_id} is already indexed from {seen[run_id]}")
@@ -409,59 +386,50 @@ class Store:
             raise UserError(f"the store {self.path} is not a folder; move that file away") from None
 
 
-# -- summaries to rows -------------------------------------------------------------------------
+# -- records to rows ---------------------------------------------------------------------------
 
 
-def _tables_from_summary(summary: Any, run_dir: str | None, version: int) -> _Tables:
-    """The rows of one run; UserError naming the run and field when the summary is invalid."""
-    if not isinstance(summary, dict):
-        raise UserError("a run summary must be a JSON object; regenerate summary.json")
-    schema = summary.get("schema")
-    if schema != 1:
-        newer = isinstance(schema, int) and schema > 1
-        raise UserError(
-            f"summary schema {schema!r} is not supported (this version reads 1); "
-            + ("upgrade fixingahole" if newer else "regenerate summary.json")
-        )
-    run_id = summary.get("run_id")
-    if not isinstance(run_id, str) or not run_id:
-        raise UserError("the summary has no run_id; regenerate summary.json")
-    git = _mapping(summary, "git", run_id)
-    env = _mapping(summary, "environment", run_id)
-    row = {name: summary.get(name) for name in _COPIED}
-    row.update({name: _json_text(summary, name, run_id) for name in _AS_JSON})
-    row.update({name: env.get(name) for name in _ENVIRONMENT})
-    row.update(
-        started_utc=_parse_utc(summary.get("started_utc"), run_id).strftime(_ISO_UTC),
-        git_commit=git.get("commit"),
-        git_branch=git.get("branch"),
-        git_dirty=git.get("dirty"),
-        run_dir=run_dir,
-        _version=version,
-    )
+def _tables_from_record(record: RunRecord, run_dir: str | None, version: int) -> _Tables:
+    """The rows of one run; UserError naming the run when a value cannot be stored."""
+    run_id = record.run_id
+    git = record.git
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "entry": record.entry,
+        "target": record.target,
+        "kind": record.kind,
+        "status": record.status.value,
+        "exit_code": record.exit_code,
+        "wall_s": record.wall_s,
+        "cpu_s": record.cpu_s,
+        "elapsed_s": record.elapsed_s,
+        "max_rss_mb": record.max_rss_mb,
+        "peak_heap_mb": record.peak_heap_mb,
+        "mode": record.mode,
+        "command": record.command,
+        "code_hash": record.code_hash,
+        "error": record.error,
+        **(record.instructions or _NOT_COUNTED).to_json(),
+        "options": _json_text(dict(record.options), "options", run_id),
+        "tags": _json_text(list(record.tags), "tags", run_id),
+        "log_counts": _json_text(dict(record.log_counts), "log_counts", run_id),
+        **record.environment.to_json(),
+        "started_utc": record.started.strftime(_ISO_UTC),
+        "git_commit": None if git is None else git.commit,
+        "git_branch": None if git is None else git.branch,
+        "git_dirty": None if git is None else git.dirty,
+        "run_dir": run_dir,
+        "_version": version,
+    }
+    functions = [{**f.to_json(), "run_id": run_id} for f in record.functions]
+    lines = [{**line.to_json(), "run_id": run_id} for line in record.lines]
+    cells = [{**cell.to_json(), "run_id": run_id} for cell in record.cells]
     return _Tables(
         runs=_table([row], _STORED_RUNS, run_id, "summary"),
-        functions=_table(_rows_of(summary, "functions", run_id), FUNCTIONS, run_id, "functions"),
-        lines=_table(_rows_of(summary, "lines", run_id), LINES, run_id, "lines"),
-        cells=_table(_rows_of(summary, "cells", run_id), CELLS, run_id, "cells"),
+        functions=_table(functions, FUNCTIONS, run_id, "functions"),
+        lines=_table(lines, LINES, run_id, "lines"),
+        cells=_table(cells, CELLS, run_id, "cells"),
     )
-
-
-def _mapping(summary: dict, key: str, run_id: str) -> dict:
-    value = summary.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise UserError(f"run {run_id}: `{key}` must be an object or null; regenerate summary.json")
-    return value
-
-
-def _rows_of(summary: dict, key: str, run_id: str) -> list[dict]:
-    """The `functions`, `lines` or `cells` list of a summary, each row given the `run_id`."""
-    items = summary.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise UserError(f"run {run_id}: `{key}` must be a list of objects; regenerate summary.json")
-    return [{**item, "run_id": run_id} for item in items]
 
 
 def _table(rows: list[dict], schema: pa.Schema, run_id: str, what: str) -> pa.Table:
@@ -478,37 +446,16 @@ def _table(rows: list[dict], schema: pa.Schema, run_id: str, what: str) -> pa.Ta
         return pj.read_json(io.BytesIO(text.encode()), _JSON_READ, options)
     except (pa.ArrowException, TypeError, ValueError) as error:
         raise UserError(
-            f"run {run_id}: a value in the {what} cannot be stored ({error}); "
-            "regenerate summary.json"
+            f"run {run_id}: a value in the {what} cannot be stored ({error}); {DAMAGED}"
         ) from None
 
 
-def _json_text(summary: dict, key: str, run_id: str) -> str | None:
-    """A summary value kept as JSON text (`options`, `tags`, `log_counts`)."""
-    value = summary.get(key)
-    if value is None:
-        return None
+def _json_text(value: object, key: str, run_id: str) -> str:
+    """A record's value kept as JSON text (`options`, `tags`, `log_counts`)."""
     try:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as error:
-        raise UserError(
-            f"run {run_id}: `{key}` is not plain JSON ({error}); regenerate summary.json"
-        ) from None
-
-
-def _parse_utc(value: Any, run_id: str) -> datetime:
-    """`2025-01-01T14:30:00Z` (any ISO 8601 offset; none means UTC) as an aware UTC datetime."""
-    try:
-        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-        moment = datetime.fromisoformat(text)
-    except (AttributeError, TypeError, ValueError):
-        raise UserError(
-            f"run {run_id}: started_utc {value!r} is not an ISO 8601 time like "
-            "2025-01-01T14:30:00Z; regenerate summary.json"
-        ) from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        raise UserError(f"run {run_id}: `{key}` is not plain JSON ({error}); {DAMAGED}") from None
 
 
 def _relative(folder: Path, output: Path) -> str:
@@ -534,13 +481,14 @@ def _run_folders(output: Path) -> list[Path]:
     return sorted(found)
 
 
-def _read_summary(path: Path) -> Any:
+def _read_record(path: Path) -> RunRecord:
     try:
-        return json.loads(path.read_bytes())
+        document = json.loads(path.read_bytes())
     except OSError as error:
         raise UserError(f"cannot read {path.name} ({error.strerror or error})") from None
     except ValueError as error:
         raise UserError(f"{path.name} is not valid JSON ({error})") from None
+    return RunRecord.from_json(document)
 
 
 # -- segments ------------------------------------------------------------------------------------

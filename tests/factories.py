@@ -96,7 +96,7 @@ def summary_doc(run_id: str = "demo/20250101_100000", /, **overrides: Any) -> di
         "kind": "script",
         "status": "ok",
         "exit_code": 0,
-        "started_utc": started_of(stamp).replace("Z", ".000Z"),  # as build_summary writes it
+        "started_utc": started_of(stamp).replace("Z", ".000Z"),  # as build_record writes it
         "wall_s": 1.5,
         "cpu_s": 0.5,
         "elapsed_s": 0.4,
@@ -111,6 +111,7 @@ def summary_doc(run_id: str = "demo/20250101_100000", /, **overrides: Any) -> di
         "environment": dict(ENVIRONMENT),
         "log_counts": {},
         "error": None,
+        "unprofiled_event_loop": False,
         "functions": [],
         "lines": [],
         "leaks": [],
@@ -258,21 +259,15 @@ NO_FUNCTIONS = pd.DataFrame(columns=FUNCTION_COLUMNS)
 # ---------------------------------------------------------------- runs of recorded profiles
 
 
-def recorded_run_info(fixture: str, *, status: str = "ok", wall_s: float = 12.3, **changes):
-    """How a run of a recorded profile was started and ended (fixed figures, no clock)."""
-    from fixingahole.report import RunInfo
+def recorded_result(fixture: str, *, status: str = "ok", wall_s: float = 12.3, **changes):
+    """How the Scalene child of a recorded profile ended (fixed figures, no clock)."""
+    from fixingahole.record import RunStatus
+    from fixingahole.runner import ScaleneResult
 
-    mode = "memory" if "memory" in fixture else "cpu"
-    return RunInfo(
-        command=f"fixingahole profile demo.py --{mode}",
-        status=status,
-        exit_code=0 if status == "ok" else 1,
-        wall_s=wall_s,
-        cpu_s=wall_s * 0.9,
-        max_rss_mb=300.0,
-        mode=mode,
-        error=None if status == "ok" else "ValueError: the script raised",
-        **changes,
+    ended = RunStatus(status)
+    figures = {"log_counts": {}, **changes}
+    return ScaleneResult(
+        ended, ended.exit_code, wall_s, wall_s * 0.9, 300.0, ("scalene",), **figures
     )
 
 
@@ -298,24 +293,48 @@ def recorded_locator(profile):
     return Locator(Path(profile.program).parent)
 
 
-def recorded_summary(profile, fixture: str, run, *, entry: str, stamp: str, commit: str) -> dict:
-    """summary.json of a recorded profile, through the real `build_summary`."""
-    from fixingahole.report.summary import build_summary
+def recorded_record(
+    profile,
+    fixture: str,
+    *,
+    status: str = "ok",
+    wall_s: float = 12.3,
+    log_counts: dict[str, int] | None = None,
+    entry: str = "demo",
+    stamp: str = "20250101_100000",
+    commit: str = "a" * 40,
+):
+    """The RunRecord of a recorded profile, through the real `build_record`."""
+    from fixingahole.options import ProfileOptions
+    from fixingahole.record import Environment, GitInfo, RunStatus
+    from fixingahole.report.record import build_record
 
-    return build_summary(
+    mode = "memory" if "memory" in fixture else "cpu"
+    ended = RunStatus(status)
+    return build_record(
         profile,
-        run,
         recorded_locator(profile),
+        recorded_result(fixture, status=status, wall_s=wall_s, log_counts=log_counts or {}),
+        status=ended,
+        error=None if ended is RunStatus.OK else "ValueError: the script raised",
         run_id=f"{entry}/{stamp}",
         entry=entry,
-        target="demo.py",
+        target=Path("demo.py"),
         kind="script",
         started_utc=datetime.strptime(stamp, "%Y%m%d_%H%M%S").replace(tzinfo=timezone.utc),
-        options={"precision": 0, "detailed": False, "trace": True},
+        options=ProfileOptions(mode=mode),
+        command=f"fixingahole profile demo.py --{mode}",
         code_hash=f"sha256:{commit}",
-        git={"commit": commit, "branch": "main", "dirty": False},
-        environment={"python": "3.11.7", "scalene": "2.4.0", "host": "ci-1"},
+        git=GitInfo(commit, "main", False),
+        environment=Environment(python="3.11.7", scalene="2.4.0", host="ci-1"),
     )
+
+
+def record(run_id: str = "demo/20250101_100000", /, **overrides: Any):
+    """A RunRecord read from `summary_doc(run_id, **overrides)`, as the store reads one back."""
+    from fixingahole.record import RunRecord
+
+    return RunRecord.from_json(summary_doc(run_id, **overrides))
 
 
 def recorded_run(
@@ -340,18 +359,21 @@ def recorded_run(
     run_dir.mkdir(parents=True)
     profile = recorded_profile(fixture, root)
     locator = recorded_locator(profile)
-    run = recorded_run_info(fixture, status=status, wall_s=wall_s)
-    summary = recorded_summary(profile, fixture, run, entry=entry, stamp=stamp, commit=commit)
+    run = recorded_record(
+        profile, fixture, status=status, wall_s=wall_s, entry=entry, stamp=stamp, commit=commit
+    )
+    summary = run.to_json()
     (run_dir / "profile.json").write_text(recorded_json(fixture, root), encoding="utf-8")
     (run_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     (run_dir / "stacks.folded").write_text(render_folded(profile, locator), encoding="utf-8")
     if views:
-        write_views(run_dir, summary, profile, run, locator)
+        write_views(run_dir, run, profile, locator)
     return run_dir, summary
 
 
 def recorded_store(output: Path, walls, commits, statuses=None, fixtures=None):
     """Run folders of entry `demo` from recorded profiles, indexed in a real store."""
+    from fixingahole.record import RunRecord
     from fixingahole.store import Store
 
     store = Store(output / ".store")
@@ -365,5 +387,5 @@ def recorded_store(output: Path, walls, commits, statuses=None, fixtures=None):
             status=statuses[i] if statuses else "ok",
             views=False,
         )
-        store.add(summary, run_dir)
+        store.add(RunRecord.from_json(summary), run_dir)
     return store

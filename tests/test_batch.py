@@ -18,6 +18,7 @@ from fixingahole.batch import Progress, plan
 from fixingahole.manifest import Entry
 from fixingahole.options import ProfileOptions
 from fixingahole.profile_run import RunOutcome
+from fixingahole.record import FunctionRow, RunRecord, RunStatus
 from fixingahole.store import Store
 from tests.factories import invoke, write
 
@@ -170,16 +171,29 @@ def progress_of(stream_type, monkeypatch) -> tuple[str, str]:
     jobs = plan([entry], repeat=2)
     out, err = stream_type(), stream_type()
     progress = Progress(jobs, {}, out=out, err=err)
-    summary = {
-        "status": "ok",
-        "wall_s": 1.5,
-        "peak_heap_mb": 12.0,
-        "functions": [{"name": "spin", "percent": 80.0}],
-    }
+    spin = FunctionRow("small.py", "spin", 1, "small.py:1", 80.0, 1.2, 0.0, 0.0)
     for index, job in enumerate(jobs):
         progress.starting(index, job)
         run_id = f"small/20261130_01502{index}"
-        progress.finished(job, RunOutcome(run_id, Path(run_id), "ok", 0, summary))
+        record = RunRecord(
+            run_id=run_id,
+            entry="small",
+            target="small.py",
+            kind="script",
+            status=RunStatus.OK,
+            exit_code=0,
+            started_utc=f"2026-11-30T01:50:2{index}.000Z",
+            wall_s=1.5,
+            cpu_s=1.4,
+            elapsed_s=1.4,
+            max_rss_mb=60.0,
+            peak_heap_mb=12.0,
+            mode="memory",
+            options={},
+            command="fixingahole profile small.py --memory",
+            functions=(spin,),
+        )
+        progress.finished(job, RunOutcome.of(record, Path(run_id)))
     return out.getvalue(), err.getvalue()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fixingahole.record import RunRecord
 from fixingahole.scalene_output import load_profile
 from tests.factories import write
 
@@ -118,6 +119,7 @@ def test_summary_json_is_consistent_with_scalene(memory_run):
     _, run_dir = memory_run
     summary = json.loads((run_dir / "summary.json").read_text())
     scalene = json.loads((run_dir / "profile.json").read_text())
+    assert RunRecord.from_json(summary).to_json() == summary  # summary.json is the record
     assert summary["status"] == "ok" and summary["exit_code"] == 0
     assert summary["mode"] == "memory" and summary["peak_heap_mb"] > 0
     assert summary["run_id"] == f"work_load/{run_dir.name}"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from fixingahole.record import RunRecord
 from fixingahole.settings import load_settings
 from fixingahole.store import Store
 from tests.factories import ENVIRONMENT, summary_doc, write
@@ -205,12 +206,12 @@ def summary(run_id: str, host: str) -> dict:
 def test_runs_shows_the_host_only_when_runs_came_from_several(project: Path):
     store = Store(project / "performance" / ".store")
     first, second = summary("a/20250101_1000", "box-1"), summary("a/20250101_1100", "box-2")
-    store.add(first, project / "performance" / first["run_id"])
+    store.add(RunRecord.from_json(first), project / "performance" / first["run_id"])
     shown = subprocess.run(
         [sys.executable, "-m", "fixingahole", "runs"], capture_output=True, text=True, env=CLEAN_ENV
     )
     assert "host" not in shown.stdout.splitlines()[0]
-    store.add(second, project / "performance" / second["run_id"])
+    store.add(RunRecord.from_json(second), project / "performance" / second["run_id"])
     shown = subprocess.run(
         [sys.executable, "-m", "fixingahole", "runs"], capture_output=True, text=True, env=CLEAN_ENV
     )
@@ -273,7 +274,7 @@ def test_code_changed_under_the_batch_is_refused(tmp_path: Path, local_cluster: 
     batch.wait_for("[1/2] first")
     write(tmp_path / "second.py", SPIN.format(seconds=1.1))  # not what the client hashed
     code, out, err = batch.finish()
-    assert code == 1
+    assert code == 2  # RunStatus.REFUSED: nothing usable measured, fix the setup
     assert list(stored(tmp_path)["entry"]) == ["first"]
     assert f"refused on {socket.gethostname()}: {tmp_path / 'second.py'} differs" in err
     assert "refused" in out[out.rindex("entry") :]
@@ -326,7 +327,7 @@ def test_a_run_whose_workers_die_twice_is_lost_and_the_batch_goes_on(
     first = kill_worker_of_next_start(marks, 0)
     second = kill_worker_of_next_start(marks, 1)
     code, out, err = batch.finish()
-    assert code == 1, err
+    assert code == 3, err  # RunStatus.LOST: the cluster failed, not the script
     runs = stored(tmp_path)
     assert list(runs["entry"]) == ["after"] and list(runs["status"]) == ["ok"]
     assert "fixingahole: doomed: lost: the workers running it died 2 times" in err

@@ -9,9 +9,9 @@ from tests.factories import (
     FUNCTION_COLUMNS,
     cell_rows,
     function_row,
+    record,
     recorded_profile,
-    recorded_run_info,
-    recorded_summary,
+    recorded_record,
     run_row,
     summary_doc,
 )
@@ -24,10 +24,7 @@ COUNT_COLUMNS = {"instructions", "startup_instructions", "instructions_note"}
 def test_summary_doc_has_the_keys_build_summary_writes(tmp_path: Path) -> None:
     fixture = "2.4.0-compute-cpu.json"
     profile = recorded_profile(fixture, tmp_path)
-    run = recorded_run_info(fixture)
-    built = recorded_summary(
-        profile, fixture, run, entry="demo", stamp="20250101_100000", commit="a"
-    )
+    built = recorded_record(profile, fixture, stamp="20250101_100000", commit="a").to_json()
     assert built["functions"][0]["file"] == "compute.py"  # named relative to the code base
     assert sorted(summary_doc()) == sorted(built)
     assert summary_doc()["started_utc"] == built["started_utc"] == "2025-01-01T10:00:00.000Z"
@@ -35,7 +32,7 @@ def test_summary_doc_has_the_keys_build_summary_writes(tmp_path: Path) -> None:
 
 def test_a_summary_doc_reads_back_from_the_store_as_a_run_row(tmp_path: Path) -> None:
     store = Store(tmp_path / ".store")
-    store.add(summary_doc("e/20250101_100000", wall_s=2.0, code_hash="sha256:one"))
+    store.add(record("e/20250101_100000", wall_s=2.0, code_hash="sha256:one"))
     stored = store.runs().iloc[0].to_dict()
     row = run_row("e", "20250101_100000", wall=2.0, heap=None, commit=None, branch=None)
     assert set(stored) - COUNT_COLUMNS == set(row) - {"schema"}

@@ -21,6 +21,7 @@ from fixingahole.commands import count_spread
 from fixingahole.compare import COUNTS, METRICS, compare, judge_counts
 from fixingahole.instructions import CountRequest, count_instructions
 from fixingahole.manifest import load_manifest
+from fixingahole.record import RunRecord
 from fixingahole.settings import load_settings
 from fixingahole.store import Store
 from tests.factories import NO_FUNCTIONS, frame, git, invoke, summary_doc, write
@@ -265,12 +266,13 @@ def test_runs_without_counts_compare_as_before_and_say_why_not_by_counts() -> No
 def test_a_store_written_before_the_count_columns_reads_them_as_missing(tmp_path: Path) -> None:
     store = Store(tmp_path / ".store")
     summary = summary_doc("old/20250101_100000", wall_s=1.0)
-    store.add(summary)
+    store.add(RunRecord.from_json(summary))
     (segment,) = (tmp_path / ".store" / "data").iterdir()
     table = pq.read_table(segment / "runs.parquet")
     older = table.drop_columns(["instructions", "startup_instructions", "instructions_note"])
     pq.write_table(older, segment / "runs.parquet")
-    store.add({**summary, "run_id": "old/20250102_100000", "instructions": 123})
+    counted = {**summary, "run_id": "old/20250102_100000", "instructions": 123}
+    store.add(RunRecord.from_json(counted))
     runs = store.runs().set_index("run_id")
     assert runs["instructions"].isna().tolist() == [True, False]
     assert int(runs.loc["old/20250102_100000", "instructions"]) == 123

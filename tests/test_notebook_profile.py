@@ -12,6 +12,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from fixingahole.record import RunRecord
+
 pytestmark = pytest.mark.integration  # real Scalene on notebooks
 
 NUMPY_CELLS = [
@@ -87,6 +89,26 @@ def root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def numbers(root: Path):
     return profile(root, "numbers.ipynb", "--memory")
+
+
+def test_a_notebook_run_re_renders_as_it_was_written(root: Path, numbers):
+    """`fixingahole report` of a notebook run: the same report, cells and their names included
+    (it named the script `numbers.ipynb.py` and left the cells out), from the same record."""
+    done, run_dir = numbers
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert RunRecord.from_json(summary).to_json() == summary
+    written = (run_dir / "profile_results.txt").read_text(encoding="utf-8")
+    again = subprocess.run(
+        [sys.executable, "-m", "fixingahole", "report", str(run_dir)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "by Total Runtime" in written and "numbers.ipynb [cell 2] line 1" in written
+    assert (run_dir / "profile_results.txt").read_text(encoding="utf-8") == written
 
 
 @pytest.mark.smoke

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fixingahole.cli import main
 from fixingahole.locations import Locator
-from fixingahole.report import RunInfo
+from fixingahole.record import CellRow, RunRecord, RunStatus
 from fixingahole.report.flame import build_flame, diff_flame, in_seconds, parse_folded
 from fixingahole.report.speedscope import build_speedscope
 from fixingahole.scalene_output import load_profile
@@ -313,66 +314,55 @@ def test_report_of_an_unknown_run_is_a_one_line_error(project: Path, capsys) -> 
     assert (run_dir / "profile_results.txt").read_text(encoding="utf-8") == "kept"
 
 
+def page_record(entry: str) -> RunRecord:
+    """A record of a run with nothing sampled, for pages of the cases a profile cannot give."""
+    return RunRecord(
+        run_id=f"{entry}/20250101_000000",
+        entry=entry,
+        target=f"{entry}.py",
+        kind="script",
+        status=RunStatus.OK,
+        exit_code=0,
+        started_utc="2025-01-01T00:00:00.000Z",
+        wall_s=1.0,
+        cpu_s=1.0,
+        elapsed_s=0.0,
+        max_rss_mb=50.0,
+        peak_heap_mb=None,
+        mode="cpu",
+        options={},
+        command="x",
+    )
+
+
 def test_page_of_a_run_scalene_wrote_nothing_for(tmp_path: Path) -> None:
     """A timed-out run without profile.json still gets a page that says what happened."""
     from fixingahole.report.html import render_run_page
     from fixingahole.scalene_output import Profile
 
-    run = RunInfo(
+    record = replace(
+        page_record("slow"),
         command="fixingahole profile slow.py",
-        status="timeout",
+        status=RunStatus.TIMEOUT,
         exit_code=None,
         error="stopped after 5 s (--timeout)",
     )
-    summary = {
-        "run_id": "slow/20250101_000000",
-        "entry": "slow",
-        "status": "timeout",
-        "error": run.error,
-        "functions": [],
-        "command": run.command,
-    }
-    html = render_run_page(summary, Profile(), run, Locator(tmp_path))
+    html = render_run_page(record, Profile(), Locator(tmp_path))
     assert "This run was stopped at its timeout" in html and "stopped after 5 s" in html
     assert "No function was sampled." in html and 'id="fah-plotly"' not in html
 
 
 def test_notebook_cells_table_when_the_summary_lists_cells(tmp_path: Path) -> None:
-    """summary.json's `cells` (one object per code cell, with its own lines) as a table."""
+    """The record's cells (one per code cell, with its own lines) as a table."""
     from fixingahole.report.html import render_run_page
     from fixingahole.scalene_output import Profile
 
-    cells = [
-        {
-            "cell": 1,
-            "first_line": 3,
-            "hash": "sha256:aa",
-            "percent": 12.5,
-            "seconds": 0.25,
-            "peak_mb": 1.0,
-            "malloc_mb": 2.0,
-            "lines": [{"line": 1, "percent": 12.5}],
-        },
-        {
-            "cell": 2,
-            "first_line": 9,
-            "hash": "sha256:bb",
-            "percent": 80.0,
-            "seconds": 1.6,
-            "peak_mb": 0.0,
-            "malloc_mb": 0.0,
-            "lines": [],
-        },
-    ]
-    summary = {
-        "run_id": "nb/20250101_000000",
-        "entry": "nb",
-        "status": "ok",
-        "kind": "notebook",
-        "functions": [],
-        "cells": cells,
-    }
-    html = render_run_page(summary, Profile(), RunInfo(command="x"), Locator(tmp_path))
+    cells = (
+        CellRow(1, "x = load()", "sha256:aa", 12.5, 0.25, 1.0, 2.0),
+        CellRow(2, "y = work(x)", "sha256:bb", 80.0, 1.6, 0.0, 0.0),
+    )
+    record = replace(page_record("nb"), kind="notebook", cells=cells)
+    html = render_run_page(record, Profile(), Locator(tmp_path))
     table = html[html.index('id="cells-table"') : html.index("</table>", html.index("cells-table"))]
     assert "first line" in table and "time %" in table and "80.00" in table
     assert "sha256" not in table and "percent&#39;" not in table

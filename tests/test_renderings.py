@@ -25,9 +25,8 @@ from tests.factories import (
     DATA,
     recorded_locator,
     recorded_profile,
-    recorded_run_info,
+    recorded_record,
     recorded_store,
-    recorded_summary,
 )
 
 EXPECTED = DATA / "expected"
@@ -87,7 +86,7 @@ def text_report(profile: Profile, fixture: str, status: str) -> str:
     """profile_results.txt."""
     from fixingahole.report.text import render_report
 
-    run = recorded_run_info(fixture, status=status, log_counts={"WARNING": 1})
+    run = recorded_record(profile, fixture, status=status, log_counts={"WARNING": 1})
     return render_report(profile, run, recorded_locator(profile))
 
 
@@ -95,15 +94,16 @@ def terminal_summary(profile: Profile, fixture: str, status: str) -> str:
     """What `fixingahole profile` prints when the run ends."""
     from fixingahole.report.text import render_summary
 
-    run = recorded_run_info(fixture, status=status, log_counts={"WARNING": 1})
+    run = recorded_record(profile, fixture, status=status, log_counts={"WARNING": 1})
     return render_summary(profile, run, recorded_locator(profile))
 
 
 def summary_json(profile: Profile, fixture: str, status: str) -> str:
-    """summary.json (build_summary is called in factories.recorded_summary)."""
-    run = recorded_run_info(fixture, status=status, log_counts={"WARNING": 1})
-    document = recorded_summary(profile, fixture, run, entry="demo", stamp=STAMP, commit=COMMIT_A)
-    return json_text(document)
+    """summary.json (build_record is called in factories.recorded_record)."""
+    run = recorded_record(
+        profile, fixture, status=status, log_counts={"WARNING": 1}, stamp=STAMP, commit=COMMIT_A
+    )
+    return json_text(run.to_json())
 
 
 def folded(profile: Profile) -> str:

@@ -24,10 +24,12 @@ import pytest
 
 from fixingahole.locations import Locator
 from fixingahole.notebook import Cell, CellMap
-from fixingahole.report import RunInfo
+from fixingahole.options import ProfileOptions
+from fixingahole.record import SCHEMA, Environment, RunRecord, RunStatus
 from fixingahole.report.folded import render_folded
-from fixingahole.report.summary import build_summary
+from fixingahole.report.record import build_record
 from fixingahole.report.text import call_paths, render_report, render_summary
+from fixingahole.runner import ScaleneResult
 from fixingahole.scalene_output import Frame, Profile, StackSample, load_profile, parse_profile
 from tests.factories import SCALENE, recorded_profile
 
@@ -141,14 +143,26 @@ def line_of(script: Path, text: str) -> int:
     raise AssertionError(f"{text!r} not in {script}")
 
 
-def run_info(mode: str, **changes) -> RunInfo:
-    """A RunInfo as the profiling module would fill it for a finished run."""
-    base = RunInfo(
+def run_info(
+    mode: str, *, precision: int = 0, detailed: bool = False, trace: bool = True, **changes
+) -> RunRecord:
+    """A finished run's record as the reports read it (no figures: those come from the profile)."""
+    base = RunRecord(
+        run_id="workload/20250101_143000",
+        entry="workload",
+        target="workload.py",
+        kind="script",
+        status=RunStatus.OK,
+        exit_code=0,
+        started_utc="2025-01-01T14:30:00.000Z",
         command=f"fixingahole profile workload.py --{mode}",
         wall_s=3.25,
         cpu_s=3.5,
+        elapsed_s=3.0,
         max_rss_mb=123.4,
+        peak_heap_mb=None,
         mode=mode,
+        options={"precision": precision, "detailed": detailed, "trace": trace},
     )
     return replace(base, **changes)
 
@@ -460,7 +474,7 @@ def test_failed_status_and_logs_show_near_the_top(recorded_cpu):
     cpu_run = recorded_cpu
     run = run_info(
         "cpu",
-        status="failed",
+        status=RunStatus.FAILED,
         exit_code=1,
         error="ZeroDivisionError: division by zero",
         log_counts={"WARNING": 2, "ERROR": 1},
@@ -493,19 +507,20 @@ def test_top_limits_the_lists(recorded_memory):
 
 @pytest.mark.integration
 def test_ignored_folders_are_not_reported(project, cpu_run):
-    run = run_info("cpu", ignore=(project / "helpers",))
-    locator = Locator(project)
-    report = render_report(cpu_run.profile, run, locator)
+    locator = Locator(project, ignore=(project / "helpers",))
+    report = render_report(cpu_run.profile, run_info("cpu"), locator)
     assert "helpers/util.py" not in report
     assert "hot_loop" in report
-    summary = build_summary(cpu_run.profile, run, locator, **record(cpu_run))
+    summary = summary_of(cpu_run, "cpu", locator)
     assert all(f["file"] == "workload.py" for f in summary["functions"] + summary["lines"])
 
 
 def test_empty_profile_says_why(tmp_path):
     (tmp_path / "empty.json").write_text("{}", encoding="utf-8")
     profile = load_profile(tmp_path / "empty.json")
-    run = run_info("cpu", status="no-samples", error="the script finished before any sample")
+    run = run_info(
+        "cpu", status=RunStatus.NO_SAMPLES, error="the script finished before any sample"
+    )
     report = render_report(profile, run, Locator(tmp_path))
     assert "Scalene collected no samples." in report
     assert "Status: no-samples (exit code 0)" in report
@@ -513,37 +528,47 @@ def test_empty_profile_says_why(tmp_path):
     assert "Line Profile" not in report
 
 
-def record(scalene_run: ScaleneRun) -> dict:
-    """What the profiling module passes to build_summary besides profile, run and locator."""
-    return {
-        "run_id": "workload/20250101_143000",
-        "entry": "workload",
-        "target": scalene_run.script,
-        "kind": "script",
-        "started_utc": datetime(2025, 1, 1, 15, 30, tzinfo=timezone.utc).astimezone(),
-        "options": {"precision": 0, "detailed": False, "trace": True},
-        "code_hash": "sha256:abc",
-        "git": None,
-        "environment": {"python": "3.11"},
-        "tags": ("nightly",),
-    }
+def summary_of(
+    scalene_run: ScaleneRun, mode: str, locator: Locator, *, kind: str = "script", **options
+) -> dict:
+    """The summary.json document the profiling module would write for a Scalene run."""
+    result = ScaleneResult(RunStatus.OK, 0, 3.25, 3.5, 123.4, ("scalene",), {"WARNING": 1})
+    record = build_record(
+        scalene_run.profile,
+        locator,
+        result,
+        status=RunStatus.OK,
+        error=None,
+        run_id="workload/20250101_143000",
+        entry="workload",
+        target=scalene_run.script,
+        kind=kind,
+        started_utc=datetime(2025, 1, 1, 15, 30, tzinfo=timezone.utc).astimezone(),
+        options=ProfileOptions(mode=mode, **options),
+        command=f"fixingahole profile workload.py --{mode}",
+        code_hash="sha256:abc",
+        git=None,
+        environment=Environment(python="3.11"),
+        tags=("nightly",),
+    )
+    return record.to_json()
 
 
 SUMMARY_KEYS = [
     "schema", "run_id", "entry", "target", "kind", "status", "exit_code", "started_utc",
     "wall_s", "cpu_s", "elapsed_s", "max_rss_mb", "peak_heap_mb", "mode", "options", "command",
-    "tags", "code_hash", "git", "environment", "log_counts", "error", "functions", "lines",
-    "leaks", "cells",
+    "tags", "code_hash", "git", "environment", "log_counts", "error", "unprofiled_event_loop",
+    "functions", "lines", "leaks", "cells",
 ]  # fmt: skip
 
 
 def test_summary_json_follows_the_schema(recorded_memory):
     memory_run = recorded_memory
-    run = run_info("memory", log_counts={"WARNING": 1})
-    summary = build_summary(memory_run.profile, run, Locator(memory_run.root), **record(memory_run))
+    summary = summary_of(memory_run, "memory", Locator(memory_run.root))
     assert json.loads(json.dumps(summary)) == summary
-    assert sorted(summary) == sorted(SUMMARY_KEYS)
-    assert summary["schema"] == 1
+    assert list(summary) == SUMMARY_KEYS
+    assert summary["schema"] == SCHEMA == 1
+    assert summary["log_counts"] == {"WARNING": 1}
     assert summary["target"] == "allocate.py"
     assert summary["started_utc"] == "2025-01-01T15:30:00.000Z"
     assert summary["tags"] == ["nightly"]
@@ -554,9 +579,7 @@ def test_summary_json_follows_the_schema(recorded_memory):
 @pytest.mark.integration
 def test_summary_functions_and_lines_agree_with_scalene(memory_run):
     profile = memory_run.profile
-    summary = build_summary(
-        profile, run_info("memory"), Locator(memory_run.root), **record(memory_run)
-    )
+    summary = summary_of(memory_run, "memory", Locator(memory_run.root))
     functions = summary["functions"]
     assert [f["percent"] for f in functions] == sorted(
         (f["percent"] for f in functions), reverse=True
@@ -578,7 +601,7 @@ def test_summary_functions_and_lines_agree_with_scalene(memory_run):
 
 def test_summary_has_no_heap_peak_in_cpu_mode(recorded_memory):
     run = recorded_memory  # a memory profile, summarised as a CPU run's
-    summary = build_summary(run.profile, run_info("cpu"), Locator(run.root), **record(run))
+    summary = summary_of(run, "cpu", Locator(run.root))
     assert summary["peak_heap_mb"] is None
     assert summary["mode"] == "cpu"
 
@@ -606,12 +629,7 @@ def test_notebook_locations_name_cells(notebook_run):
     assert "analysis.ipynb [cell 3] line 1; <module>" in report
     magic = re.escape(NOTEBOOK_CELLS[2][0])  # the cell's own text, not the script's
     assert re.search(rf"^ *\[cell 3\] line 1 │.*│ {magic}$", report, re.M)
-    summary = build_summary(
-        scalene_run.profile,
-        run_info("cpu"),
-        locator,
-        **{**record(scalene_run), "kind": "notebook"},
-    )
+    summary = summary_of(scalene_run, "cpu", locator, kind="notebook")
     crunch = next(f for f in summary["functions"] if f["name"] == "crunch")
     assert crunch["file"] == "analysis.ipynb"
     assert crunch["location"] == "analysis.ipynb [cell 2] line 1"
@@ -639,7 +657,6 @@ def test_locator_names_user_files_relative_to_root(tmp_path):
     outside = tmp_path / "elsewhere.py"
     assert locator.name(str(outside)) == str(outside)
     assert not locator.is_library(str(outside))
-    assert locator.relative(outside) == str(outside)
     assert locator.source(str(script), 1, "x = 1") == "x = 1"
 
 
@@ -710,11 +727,8 @@ def test_time_of_code_left_out_goes_to_the_line_that_called_it(tmp_path):
         generated: {"percent_cpu_time": 40.0, "lines": pseudo},
     }}  # fmt: skip
     profile = parse_profile(data)
-    summary = build_summary(
-        profile,
-        run_info("cpu"),
-        Locator(tmp_path),
-        **record(ScaleneRun(tmp_path, Path(script), tmp_path / "p.json", profile)),
+    summary = summary_of(
+        ScaleneRun(tmp_path, Path(script), tmp_path / "p.json", profile), "cpu", Locator(tmp_path)
     )
     [loop] = summary["functions"]
     assert (loop["name"], loop["location"], loop["lineno"]) == ("loop", "main.py:1", 1)
@@ -733,7 +747,7 @@ def test_rendering_a_memory_profile_is_fast(memory_run):
     start = time.perf_counter()
     for _ in range(10):
         render_report(memory_run.profile, run, locator)
-        build_summary(memory_run.profile, run, locator, **record(memory_run))
+        summary_of(memory_run, "memory", locator)
     assert (time.perf_counter() - start) / 10 < 0.05
 
 

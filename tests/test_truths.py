@@ -29,7 +29,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from fixingahole.locations import Locator
 from fixingahole.notebook import CellMap
-from fixingahole.report import RunInfo, reported_profile
+from fixingahole.report import reported_profile
 from fixingahole.scalene_output import Profile, load_profile
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -134,9 +134,8 @@ class Run:
         if cells.exists():
             cell_map = CellMap.from_json(json.loads(cells.read_text(encoding="utf-8")))
             maps[str(cell_map.script)] = cell_map
-        run = RunInfo(command="", mode=self.summary["mode"], detailed=self.detailed)
         locator = Locator(self.root, maps)
-        return reported_profile(load_profile(self.run_dir / "profile.json"), run, locator)
+        return reported_profile(load_profile(self.run_dir / "profile.json"), locator, self.detailed)
 
     def function(self, name: str, file: str = "") -> dict:
         """The summary.json entry of a function, by name (and file, when names repeat)."""

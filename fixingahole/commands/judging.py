@@ -26,6 +26,7 @@ from fixingahole.commands.arguments import (
 )
 from fixingahole.commands.profiling import _manifest_path, _run_entries_in
 from fixingahole.errors import UserError
+from fixingahole.record import RunRecord
 
 BEFORE = "before"  # as compare's first selector: "the runs just before the second one"
 
@@ -125,13 +126,13 @@ def bisect(
     store = Store(store_dir(settings))
     overrides = {"mode": "memory"} if metric == "memory" else {}
 
-    def profile(tree_settings, tree_manifest: Path, count: int) -> list[tuple[str, dict]]:
+    def profile(tree_settings, tree_manifest: Path, count: int) -> list[RunRecord]:
         result = _run_entries_in(
             tree_settings, overrides, tree_manifest, (entry,), (), count, top=0, out=sys.stderr
         )
         if result.interrupted:
             raise KeyboardInterrupt
-        return [(outcome.run_id, outcome.summary) for _, outcome in result.outcomes]
+        return [outcome.record for _, outcome in result.outcomes if outcome.record is not None]
 
     bisector = Bisector(
         settings=settings,

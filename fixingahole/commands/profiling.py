@@ -30,15 +30,8 @@ from fixingahole.commands.arguments import (
     tags_option,
 )
 from fixingahole.errors import UserError
+from fixingahole.record import RunStatus
 
-STATUS_EXIT = {
-    "ok": 0,
-    "failed": 1,
-    "timeout": 1,
-    "no-samples": 2,
-    "tool-error": 3,
-    "interrupted": 130,
-}
 DEFAULT_MANIFEST = "profiles.toml"
 
 
@@ -74,9 +67,9 @@ def profile(
         command=command or command_line(target, options, settings.root),
         top=top,
     )
-    if outcome.status != "ok":
-        print(f"fixingahole: {outcome.status}: {outcome.summary.get('error')}", file=sys.stderr)
-    return STATUS_EXIT.get(outcome.status, 1)
+    if outcome.status is not RunStatus.OK:
+        print(f"fixingahole: {outcome.status.value}: {outcome.error}", file=sys.stderr)
+    return outcome.status.exit_code
 
 
 def profile_all(
@@ -113,8 +106,8 @@ def profile_all(
         print()
         print(summary_table(result))
     for job, outcome in result.outcomes:
-        if outcome.status in ("lost", "refused"):  # no run folder: say why here
-            print(f"fixingahole: {job.entry.name}: {outcome.summary['error']}", file=sys.stderr)
+        if outcome.record is None:  # lost or refused: no run folder, so say why here
+            print(f"fixingahole: {job.entry.name}: {outcome.error}", file=sys.stderr)
     if result.interrupted:
         print("fixingahole: interrupted; the runs above were saved", file=sys.stderr)
     return result.exit_code
@@ -137,12 +130,15 @@ def calibrate(
     if repeat < 2:
         raise UserError(f"calibrate needs --repeat 2 or more to measure noise, got {repeat}")
     result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=top)
-    ok = [o.summary for _, o in result.outcomes if o.status == "ok"]
+    ok = [o.record for _, o in result.outcomes if o.record and o.record.status is RunStatus.OK]
     if result.interrupted or len(ok) < 2:
         raise UserError(f"{name}: fewer than 2 successful runs; fix the entry and run again")
     reports = {}
-    for metric, column, label in (("time", "wall_s", "wall time"), ("cpu", "cpu_s", "CPU time")):
-        timings = [summary[column] for summary in ok if summary.get(column)]
+    measured = {
+        "time": ("wall time", [r.wall_s for r in ok if r.wall_s]),
+        "cpu": ("CPU time", [r.cpu_s for r in ok if r.cpu_s]),
+    }
+    for metric, (label, timings) in measured.items():
         if len(timings) >= 2:
             reports[metric] = noise_report(timings, compare_repeat, alpha)
             print(f"{name}: {label} over {len(timings)} runs")
@@ -155,7 +151,7 @@ def calibrate(
         f"--metric {quieter} --threshold {chosen.suggested_threshold * 100:.0f} "
         f"(with --repeat {chosen.suggested_repeat})"
     )
-    counts = [summary.get("instructions") for summary in ok]
+    counts = [None if r.instructions is None else r.instructions.instructions for r in ok]
     if any(count is not None for count in counts):
         print(count_spread(name, counts))
     return 0
@@ -275,11 +271,9 @@ def _run_entries_in(
 
 def command_line(target: Path, options, root: Path) -> str:
     """The `fixingahole profile` command that reproduces a profile with these options."""
-    try:
-        shown = target.relative_to(root).as_posix()
-    except ValueError:
-        shown = str(target)
-    argv = ["fixingahole", "profile", shown, *options.to_argv()]
+    from fixingahole.settings import display_path
+
+    argv = ["fixingahole", "profile", display_path(target, root), *options.to_argv()]
     return shlex.join(argv)
 
 
@@ -298,7 +292,7 @@ def _estimates(settings, entries) -> dict[str, float]:
     from fixingahole.store import Store
 
     runs = Store(store_dir(settings)).runs(entries=[e.name for e in entries])
-    ok = runs[runs["status"] == "ok"]
+    ok = runs[runs["status"] == RunStatus.OK.value]
     return ok.groupby("entry")["wall_s"].median().to_dict()
 
 

@@ -84,10 +84,11 @@ def report(run: str, where: Where, *, open_page: bool = False, top: int = 10) ->
     settings = where.settings()
     run_dir = _run_folder(run, settings.output)
     stored = load_run(run_dir, settings.root, settings.ignore)
-    text = render_report(stored.profile, stored.run, stored.locator, top=top)
+    record, profile, locator, cells = stored.record, stored.profile, stored.locator, stored.cells
+    text = render_report(profile, record, locator, top=top, cells=cells)
     write_atomic(run_dir / "profile_results.txt", text)
-    written = write_views(run_dir, stored.summary, stored.profile, stored.run, stored.locator)
-    print(render_summary(stored.profile, stored.run, stored.locator, top=top))
+    written = write_views(run_dir, record, profile, locator)
+    print(render_summary(profile, record, locator, top=top, cells=cells))
     print(f"Re-rendered {run_dir / 'profile_results.txt'}")
     for path in written:
         print(f"Re-rendered {path}")

@@ -1,7 +1,9 @@
-"""Reports of one run: the text report (`text.py`) and `summary.json` (`summary.py`).
+"""Reports of one run: the text report (`text.py`), the record (`record.py`, `summary.json`),
+the page (`html.py`) and the stack files.
 
-`RunInfo` carries what a report needs besides Scalene's profile: how the run was started and how it
-ended, as fixing-a-hole measured it. `reported_profile` is the part of a profile that reports show.
+Each reads the run's `RunRecord` (how it was started and how it ended, as fixing-a-hole measured
+it), Scalene's profile, and the `Locator` (how to name files, and which folders are left out).
+`reported_profile` is the part of a profile that reports show.
 """
 
 from __future__ import annotations
@@ -9,44 +11,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 
 from fixingahole.functions import derive
 from fixingahole.locations import Locator
 from fixingahole.scalene_output import FileStat, LineStat, Profile, StackSample
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """How a run was started and how it ended, besides what Scalene recorded."""
-
-    command: str  # the command line the user ran, as one line of text
-    status: str = "ok"  # ok | failed | interrupted | timeout | no-samples | tool-error
-    exit_code: int | None = 0
-    wall_s: float = 0.0
-    cpu_s: float = 0.0  # user + system of the whole process tree
-    max_rss_mb: float = 0.0
-    mode: str = "cpu"  # "cpu" or "memory"
-    precision: int = 0  # memory sampling granularity (options.allocation_window)
-    log_counts: Mapping[str, int] = field(default_factory=dict)  # level name -> records captured
-    detailed: bool = False  # libraries were profiled too: group them by package
-    trace: bool = True  # call stacks were collected: print the stack trace summary
-    unprofiled_event_loop: bool = False  # an asyncio event loop ran, profiled without --async
-    error: str | None = None  # one line when status is not ok
-    ignore: tuple[Path, ...] = ()  # absolute folders whose files are not reported
-
-    @property
-    def memory(self) -> bool:
-        """True when heap memory was profiled."""
-        return self.mode == "memory"
-
-
-def reported_files(profile: Profile, ignore: tuple[Path, ...]) -> tuple[FileStat, ...]:
-    """The profile's files, less those inside an ignored folder."""
+def reported_files(profile: Profile, locator: Locator) -> tuple[FileStat, ...]:
+    """The profile's files, less those inside a folder the locator ignores."""
     prefixes = set()
-    for folder in ignore:
+    for folder in locator.ignore:
         absolute = os.path.abspath(folder)
         for spelling in (absolute, os.path.realpath(absolute)):
             prefixes.add(spelling.rstrip(os.sep) + os.sep)
@@ -60,7 +35,7 @@ def reported_files(profile: Profile, ignore: tuple[Path, ...]) -> tuple[FileStat
     )
 
 
-def reported_profile(profile: Profile, run: RunInfo, locator: Locator) -> Profile:
+def reported_profile(profile: Profile, locator: Locator, detailed: bool) -> Profile:
     """What the reports show of a profile: the user's files, and libraries only when `detailed`.
 
     fixing-a-hole's own files are never shown, nor are files of ignored folders. The CPU time of
@@ -70,8 +45,8 @@ def reported_profile(profile: Profile, run: RunInfo, locator: Locator) -> Profil
     it although a library made it. The stacks lose the frames of files left out, and the
     functions are derived again from what is left.
     """
-    files = reported_files(profile, run.ignore)
-    shown = tuple(f for f in files if locator.is_reported(f.path, run.detailed))
+    files = reported_files(profile, locator)
+    shown = tuple(f for f in files if locator.is_reported(f.path, detailed))
     if len(shown) == len(profile.files):
         return profile
     hidden = {file.path for file in profile.files} - {file.path for file in shown}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fixingahole.errors import UserError
+from fixingahole.record import RunStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -194,9 +195,8 @@ def build_history(runs: pd.DataFrame, entry: str, metric: str = "wall") -> Histo
         if not keys or keys[-1] != key:
             keys.append(key)
         figure = float(value) if _known(value) else None
-        points.append(
-            Point(run_id, started.to_pydatetime(), figure, status == "ok", status, len(keys) - 1)
-        )
+        ok = status == RunStatus.OK.value
+        points.append(Point(run_id, started.to_pydatetime(), figure, ok, status, len(keys) - 1))
     versions = tuple(
         _version(key, [p for p in points if p.version == i]) for i, key in enumerate(keys)
     )

@@ -1,21 +1,23 @@
 """A run's page (`report.html`): header, functions (and cells), memory, flame graph, line tables.
 
-Built from what the run folder holds: `summary.json` (the header, the functions, cells and leaks,
-exactly as stored) and Scalene's profile (the source lines, the heap timeline and the call
-stacks). A run that did not finish says so at the top and shows whatever was captured. Heat
-colours scale with the busiest line of the page: red for time, blue for memory.
+Built from what the run folder holds: the run's record (`summary.json`: the header, the
+functions, cells and leaks, exactly as stored) and Scalene's profile (the source lines, the heap
+timeline and the call stacks). A run that did not finish says so at the top and shows whatever
+was captured. Heat colours scale with the busiest line of the page: red for time, blue for
+memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from fixingahole import __version__
 from fixingahole.locations import Locator
-from fixingahole.report import RunInfo, reported_files
+from fixingahole.record import CellRow, FunctionRow, RunRecord, RunStatus
+from fixingahole.report import reported_files
 from fixingahole.report.flame import Flame, build_flame, in_seconds, parse_folded
 from fixingahole.report.folded import render_folded
 from fixingahole.report.page import render_page
@@ -24,13 +26,14 @@ from fixingahole.scalene_output import FileStat, LineStat, Profile
 FILE_MIN_PERCENT = 1.0  # as the text report: files taking less of the run get no line table
 ALL_LINES_UP_TO = 400  # files this long show every line; longer ones only busy lines
 BANNERS = {
-    "failed": "This run failed; the page shows what Scalene captured before it stopped.",
-    "timeout": "This run was stopped at its timeout; the page shows what was captured until then.",
-    "interrupted": "This run was interrupted; the page shows what was captured until then.",
-    "no-samples": "Scalene collected no samples in this run.",
+    RunStatus.FAILED: "This run failed; the page shows what Scalene captured before it stopped.",
+    RunStatus.TIMEOUT: (
+        "This run was stopped at its timeout; the page shows what was captured until then."
+    ),
+    RunStatus.INTERRUPTED: "This run was interrupted; the page shows what was captured until then.",
+    RunStatus.NO_SAMPLES: "Scalene collected no samples in this run.",
 }
-CELL_COLUMNS = ("percent", "seconds", "peak_mb", "malloc_mb")
-CELL_HIDDEN = ("hash", "source")  # of a cell's keys in summary.json, those the table leaves out
+CELL_COLUMNS = ("percent", "seconds", "peak_mb", "malloc_mb")  # a cell's figures, as columns
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,10 @@ class Cell:
     style: str = ""
 
 
-def render_run_page(
-    summary: Mapping[str, Any], profile: Profile, run: RunInfo, locator: Locator
-) -> str:
+def render_run_page(record: RunRecord, profile: Profile, locator: Locator) -> str:
     """The page of one run, as HTML text."""
     charts = []
-    memory_chart = _memory_chart(profile, summary, locator)
+    memory_chart = _memory_chart(profile, record, locator)
     if memory_chart:
         charts.append(memory_chart)
     flame = build_flame(
@@ -60,77 +61,76 @@ def render_run_page(
     )
     if len(flame) > 1:
         charts.append(flame_chart("flame-chart", flame))
-    status = summary.get("status", run.status)
     return render_page(
         "run.html.j2",
-        title=f"{summary.get('entry', '')}: {summary.get('run_id', '')}",
+        title=f"{record.entry}: {record.run_id}",
         charts=charts,
         version=__version__,
         written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        banner=_banner(status, summary.get("error")),
-        status=status,
-        command=summary.get("command", run.command),
-        exit_code=summary.get("exit_code"),
-        run_id=summary.get("run_id", ""),
-        started=str(summary.get("started_utc", "")).replace("T", " ").rstrip("Z"),
-        facts=_facts(summary),
-        totals=_totals(summary),
-        environment=_environment(summary),
-        functions=_functions(summary),
-        cells=_cells(summary.get("cells")),
+        banner=_banner(record.status, record.error),
+        status=record.status.value,
+        command=record.command,
+        exit_code=record.exit_code,
+        run_id=record.run_id,
+        started=record.started_utc.replace("T", " ").rstrip("Z"),
+        facts=_facts(record),
+        totals=_totals(record),
+        environment=_environment(record),
+        functions=_functions(record),
+        cells=_cells(record.cells),
         memory_chart=bool(memory_chart),
         flame_chart=len(flame) > 1,
-        memory_note=_memory_note(profile, run),
-        leaks=_leaks(summary),
-        trace=run.trace,
-        files=_files(profile, run, locator),
-        memory=run.memory,
+        memory_note=_memory_note(record),
+        leaks=_leaks(record),
+        trace=record.trace,
+        files=_files(profile, record, locator),
+        memory=record.memory,
         file_min=f"{FILE_MIN_PERCENT:g}",
     )
 
 
-def _banner(status: str, error: str | None) -> dict[str, str] | None:
-    if status == "ok":
+def _banner(status: RunStatus, error: str | None) -> dict[str, str] | None:
+    if status is RunStatus.OK:
         return None
     return {
-        "title": BANNERS.get(status, f"This run ended with status {status}."),
+        "title": BANNERS.get(status, f"This run ended with status {status.value}."),
         "detail": error or "",
     }
 
 
-def _facts(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    facts = [("target", f"{summary.get('target', '')} ({summary.get('kind', 'script')})")]
-    git = summary.get("git") or {}
-    if git.get("commit"):
-        dirty = " with uncommitted changes" if git.get("dirty") else ""
-        facts.append(("commit", f"{git['commit'][:12]} on {git.get('branch') or '?'}{dirty}"))
-    facts.append(("mode", str(summary.get("mode", ""))))
-    if summary.get("tags"):
-        facts.append(("tags", ", ".join(summary["tags"])))
-    logs = summary.get("log_counts") or {}
-    if logs:
-        facts.append(("logs", ", ".join(f"{n} {level}" for level, n in logs.items())))
+def _facts(record: RunRecord) -> list[tuple[str, str]]:
+    facts = [("target", f"{record.target} ({record.kind})")]
+    git = record.git
+    if git is not None and git.commit:
+        dirty = " with uncommitted changes" if git.dirty else ""
+        facts.append(("commit", f"{git.commit[:12]} on {git.branch or '?'}{dirty}"))
+    facts.append(("mode", record.mode))
+    if record.tags:
+        facts.append(("tags", ", ".join(record.tags)))
+    if record.log_counts:
+        logs = ", ".join(f"{n} {level}" for level, n in record.log_counts.items())
+        facts.append(("logs", logs))
     return facts
 
 
-def _totals(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _totals(record: RunRecord) -> list[tuple[str, str]]:
     totals = [
-        ("wall time", _seconds(summary.get("wall_s"))),
-        ("CPU time", _seconds(summary.get("cpu_s"))),
-        ("Scalene elapsed", _seconds(summary.get("elapsed_s"))),
-        ("max RSS", _mb(summary.get("max_rss_mb"))),
+        ("wall time", _seconds(record.wall_s)),
+        ("CPU time", _seconds(record.cpu_s)),
+        ("Scalene elapsed", _seconds(record.elapsed_s)),
+        ("max RSS", _mb(record.max_rss_mb)),
     ]
-    if summary.get("peak_heap_mb") is not None:
-        totals.append(("heap peak", _mb(summary["peak_heap_mb"])))
-    totals.append(("functions", str(len(summary.get("functions") or ()))))
+    if record.peak_heap_mb is not None:
+        totals.append(("heap peak", _mb(record.peak_heap_mb)))
+    totals.append(("functions", str(len(record.functions))))
     return totals
 
 
-def _environment(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    return [(key, str(value)) for key, value in (summary.get("environment") or {}).items()]
+def _environment(record: RunRecord) -> list[tuple[str, str]]:
+    return [(key, str(value)) for key, value in record.environment.to_json().items()]
 
 
-def _functions(summary: Mapping[str, Any]) -> dict[str, Any]:
+def _functions(record: RunRecord) -> dict[str, Any]:
     columns = [
         Column("function"),
         Column("location"),
@@ -139,53 +139,43 @@ def _functions(summary: Mapping[str, Any]) -> dict[str, Any]:
         Column("peak MB", True),
         Column("alloc MB", True),
     ]
-    rows = [
-        [Cell(f.get("name", "")), Cell(f.get("location", ""), cls="mono"), *_figures(f)]
-        for f in summary.get("functions") or ()
-    ]
+    rows = [[Cell(f.name), Cell(f.location, cls="mono"), *_figures(f)] for f in record.functions]
     return {"columns": columns, "rows": rows}
 
 
-def _cells(cells: object) -> dict[str, Any] | None:
-    """The notebook's cells, when summary.json lists them (`cells`: one object per code cell with
-    its number, figures and lines); the scalar keys become columns, in the order given."""
-    if not isinstance(cells, list) or not cells or not all(isinstance(c, dict) for c in cells):
+def _cells(cells: Sequence[CellRow]) -> dict[str, Any] | None:
+    """The notebook's cells (number, first line, figures), when the record has any."""
+    if not cells:
         return None
-    names = [
-        key
-        for key, value in cells[0].items()
-        if key not in (*CELL_COLUMNS, *CELL_HIDDEN) and not isinstance(value, (list, dict))
-    ]
-    present = [key for key in CELL_COLUMNS if any(key in c for c in cells)]
-    columns = [Column(name.replace("_", " "), True) for name in names]
-    columns += [Column(_title(key), True) for key in present]
+    columns = [Column("cell", True), Column("first line", True)]
+    columns += [Column(_title(key), True) for key in CELL_COLUMNS]
     rows = [
-        [Cell(str(c.get(name, "")), c.get(name), "num") for name in names]
-        + [_number_cell(c.get(key), 3 if key.endswith("mb") else 2) for key in present]
+        [Cell(str(c.cell), c.cell, "num"), Cell(c.first_line, c.first_line, "num")]
+        + [_number_cell(getattr(c, key), 3 if key.endswith("mb") else 2) for key in CELL_COLUMNS]
         for c in cells
     ]
     return {"columns": columns, "rows": rows}
 
 
-def _leaks(summary: Mapping[str, Any]) -> dict[str, Any]:
+def _leaks(record: RunRecord) -> dict[str, Any]:
     columns = [Column("location"), Column("likelihood %", True), Column("MB/s", True)]
     rows = [
         [
-            Cell(k.get("location", ""), cls="mono"),
-            _number_cell(100 * (k.get("likelihood") or 0), 0),
-            _number_cell(k.get("velocity_mb_s"), 3),
+            Cell(k.location, cls="mono"),
+            _number_cell(100 * k.likelihood, 0),
+            _number_cell(k.velocity_mb_s, 3),
         ]
-        for k in summary.get("leaks") or ()
+        for k in record.leaks
     ]
     return {"columns": columns, "rows": rows}
 
 
-def _figures(stat: Mapping[str, Any]) -> list[Cell]:
+def _figures(stat: FunctionRow) -> list[Cell]:
     return [
-        _number_cell(stat.get("percent"), 1),
-        _number_cell(stat.get("seconds"), 3),
-        _number_cell(stat.get("peak_mb"), 1),
-        _number_cell(stat.get("malloc_mb"), 1),
+        _number_cell(stat.percent, 1),
+        _number_cell(stat.seconds, 3),
+        _number_cell(stat.peak_mb, 1),
+        _number_cell(stat.malloc_mb, 1),
     ]
 
 
@@ -195,15 +185,13 @@ def _number_cell(value: object, digits: int) -> Cell:
     return Cell(f"{value:.{digits}f}", value, "num")
 
 
-def _memory_note(profile: Profile, run: RunInfo) -> str:
-    if not run.memory:
+def _memory_note(record: RunRecord) -> str:
+    if not record.memory:
         return "Memory was not profiled in this run (profile with --memory for a timeline)."
     return "Scalene recorded no memory samples in this run."
 
 
-def _memory_chart(
-    profile: Profile, summary: Mapping[str, Any], locator: Locator
-) -> dict[str, Any] | None:
+def _memory_chart(profile: Profile, record: RunRecord, locator: Locator) -> dict[str, Any] | None:
     """The heap footprint over time, the peak marked, leaks named in the corner."""
     if not profile.heap_timeline:
         return None
@@ -253,7 +241,7 @@ def _memory_chart(
             "font": {"color": "rgb(179,38,30)"},
         }
     ]
-    leaks = [f"{k['location']} ({100 * k['likelihood']:.0f}%)" for k in summary.get("leaks") or ()]
+    leaks = [f"{k.location} ({100 * k.likelihood:.0f}%)" for k in record.leaks]
     if leaks:
         annotations.append(
             {
@@ -311,8 +299,8 @@ def _file_colour(file: str) -> str:
     return f"hsl({hue},80%,{62 + hue % 3 * 5}%)"
 
 
-def _files(profile: Profile, run: RunInfo, locator: Locator) -> list[dict[str, Any]]:
-    files = [f for f in reported_files(profile, run.ignore) if _busy(f, run.memory)]
+def _files(profile: Profile, record: RunRecord, locator: Locator) -> list[dict[str, Any]]:
+    files = [f for f in reported_files(profile, locator) if _busy(f, record.memory)]
     files.sort(key=lambda f: -f.percent)
     most_time = max((line.percent for f in files for line in f.lines), default=0.0) or 1.0
     most_memory = max((line.malloc_mb for f in files for line in f.lines), default=0.0) or 1.0

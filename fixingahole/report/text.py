@@ -8,13 +8,14 @@ function's own lines; the stack trace summary adds the total with callees (see `
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from fixingahole.cells import CellStat
 from fixingahole.locations import Locator
 from fixingahole.options import PRECISION_MAX, allocation_window
-from fixingahole.report import RunInfo, reported_profile
+from fixingahole.record import RunRecord, RunStatus
+from fixingahole.report import reported_profile
 from fixingahole.scalene_output import FileStat, Frame, FunctionStat, LineStat, Profile, StackSample
 
 WIDTH = 78
@@ -40,11 +41,11 @@ NO_SAMPLES = (
 RUN_STATUS_WIDTH = len("no-samples")  # the widths of a run line's cells; a longer value
 RUN_HEAP_WIDTH = len("heap 100.0 MB")  # pushes the cells after it right
 RUN_TOP_WIDTH = 24
-STATUS_COLOURS = {"ok": "\033[32m", "no-samples": "\033[33m", "failed": "\033[31m"}
+STATUS_COLOURS = {RunStatus.OK: "\033[32m", RunStatus.NO_SAMPLES: "\033[33m"}
+FAILED_COLOUR = "\033[31m"  # every other status
 UNSAMPLED = "No allocation in the profiled code was sampled"
 NO_PEAK = "  Allocations were sampled, but Scalene attributed no peak to any of them."
 FINER = 4  # --precision steps suggested when nothing was sampled (each halves the window)
-STOPPED = ("timeout", "interrupted")  # a stopped run's lost profile is said in its status line
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class _View:
     """What the report shows: the reported files and functions, and how to name them."""
 
     profile: Profile
-    run: RunInfo
+    run: RunRecord
     locator: Locator
     top: int
     files: tuple[FileStat, ...]
@@ -63,12 +64,12 @@ class _View:
     def of(
         cls,
         profile: Profile,
-        run: RunInfo,
+        run: RunRecord,
         locator: Locator,
         top: int,
         cells: Sequence[CellStat] = (),
     ) -> _View:
-        profile = reported_profile(profile, run, locator)
+        profile = reported_profile(profile, locator, run.detailed)
         files = profile.files
         functions = [f for file in files for f in file.functions if f.percent > 0 or f.peak_mb > 0]
         functions.sort(key=lambda f: f.percent, reverse=True)
@@ -84,7 +85,8 @@ class _View:
         return any(
             stat.peak_mb > 0 or stat.malloc_mb > 0
             for file in self.files
-            for stat in (*file.lines, *file.functions)
+            for stats in (file.lines, file.functions)
+            for stat in stats
         )
 
     @property
@@ -95,7 +97,7 @@ class _View:
 
 def render_report(
     profile: Profile,
-    run: RunInfo,
+    record: RunRecord,
     locator: Locator,
     *,
     top: int = 10,
@@ -105,7 +107,7 @@ def render_report(
 
     A notebook's `cells` (`fixingahole.cells.cell_stats`) open the Profile Summary.
     """
-    view = _View.of(profile, run, locator, top, cells)
+    view = _View.of(profile, record, locator, top, cells)
     parts = [_header(view), _summary(view)]
     if not profile.is_empty:
         parts += [
@@ -120,49 +122,50 @@ def render_report(
 
 def render_summary(
     profile: Profile,
-    run: RunInfo,
+    record: RunRecord,
     locator: Locator,
     *,
     top: int = 10,
     cells: Sequence[CellStat] = (),
 ) -> str:
     """The Profile Summary alone, as printed to the terminal at the end of a run."""
-    return "\n".join(_summary(_View.of(profile, run, locator, top, cells))) + "\n"
+    return "\n".join(_summary(_View.of(profile, record, locator, top, cells))) + "\n"
 
 
 def render_run_line(
-    summary: Mapping[str, object],
     label: str,
+    status: RunStatus,
+    run_id: str,
+    record: RunRecord | None,
     *,
+    error: str | None = None,
     label_width: int = 0,
     heap_column: bool = True,
     colour: bool = False,
 ) -> str:
-    """One finished run as one line, from its `summary.json` record: label (entry and round),
-    status, wall time, heap peak (blank when not measured), top function and run id; then an
-    indented line with the error when the run did not succeed. Columns line up across the runs
-    of a batch given the same `label_width` and `heap_column`."""
-    status = str(summary.get("status") or "?")
-    shown = f"{status:<{RUN_STATUS_WIDTH}}"
+    """One finished run as one line: label (entry and round), status, wall time, heap peak
+    (blank when not measured), top function and run id, from its record (None: a batch's run
+    that made none); then an indented line with the error when the run did not succeed. Columns
+    line up across the runs of a batch given the same `label_width` and `heap_column`."""
+    shown = f"{status.value:<{RUN_STATUS_WIDTH}}"
     if colour:
-        shown = f"{STATUS_COLOURS.get(status, STATUS_COLOURS['failed'])}{shown}\033[0m"
-    wall = summary.get("wall_s")
-    heap = summary.get("peak_heap_mb")
-    functions = summary.get("functions") or []
-    top = f"{functions[0]['name']} ({functions[0]['percent']:.1f}%)" if functions else "-"
+        shown = f"{STATUS_COLOURS.get(status, FAILED_COLOUR)}{shown}\033[0m"
+    top = "-"
+    if record is not None and record.functions:
+        top = f"{record.functions[0].name} ({record.functions[0].percent:.1f}%)"
     cells = [
         label.ljust(label_width),
         shown,
-        f"{wall:7.2f} s" if isinstance(wall, (int, float)) else f"{'-':>9}",
+        f"{record.wall_s:7.2f} s" if record is not None else f"{'-':>9}",
     ]
     if heap_column:
-        peak = f"heap {_mb(heap)}" if isinstance(heap, (int, float)) else ""
+        heap = None if record is None else record.peak_heap_mb
+        peak = f"heap {_mb(heap)}" if heap is not None else ""
         cells.append(f"{peak:<{RUN_HEAP_WIDTH}}")
-    cells += [f"{top:<{RUN_TOP_WIDTH}}", str(summary.get("run_id") or "")]
+    cells += [f"{top:<{RUN_TOP_WIDTH}}", run_id]
     line = "  ".join(cells)
-    error = summary.get("error")
-    if status != "ok" and error:
-        line += f"\n    {status}: {error}"
+    if status is not RunStatus.OK and error:
+        line += f"\n    {status.value}: {error}"
     return line
 
 
@@ -245,7 +248,7 @@ def _header(view: _View) -> list[str]:
     run, peak = view.run, view.profile.peak_heap_mb
     ram = peak if view.memory and peak is not None else run.max_rss_mb
     lines = [run.command, f"Finished in {view.elapsed_s:.2f} seconds using {ram:.1f} MB of RAM"]
-    if run.status != "ok":
+    if run.status is not RunStatus.OK:
         lines.append(_status(run))
     total = sum(run.log_counts.values())
     if total:
@@ -254,7 +257,7 @@ def _header(view: _View) -> list[str]:
     return lines
 
 
-def _status(run: RunInfo) -> str:
+def _status(run: RunRecord) -> str:
     text = f"Status: {run.status}"
     if run.exit_code is not None:
         text += f" (exit code {run.exit_code})"
@@ -264,7 +267,7 @@ def _status(run: RunInfo) -> str:
 def _summary(view: _View) -> list[str]:
     lines = [f"Profile Summary ({_seconds(view.elapsed_s)} total)", HEAVY_RULE]
     if view.profile.is_empty:
-        lines += [] if view.run.status in STOPPED else ["", *NO_SAMPLES]
+        lines += [] if view.run.status.stopped else ["", *NO_SAMPLES]
     else:
         blocks = (
             _top_cells(view),
@@ -378,7 +381,7 @@ def _top_memory(view: _View) -> list[str]:
     return [*_heading(title), *_ranked(rows, "><>><")]
 
 
-def _not_sampled(run: RunInfo) -> list[str]:
+def _not_sampled(run: RunRecord) -> list[str]:
     """Why a memory section is empty: the sampling window in effect, and how to sample finer."""
     precision = run.precision
     window = _bytes(allocation_window(precision))
@@ -396,7 +399,7 @@ def _not_sampled(run: RunInfo) -> list[str]:
     ]
 
 
-def _not_sampled_short(run: RunInfo) -> list[str]:
+def _not_sampled_short(run: RunRecord) -> list[str]:
     """A shorter `nothing was sampled`, for the sections after the Profile Summary's."""
     finer = (
         "the finest there is" if run.precision >= PRECISION_MAX else "a higher one samples finer"
@@ -404,7 +407,7 @@ def _not_sampled_short(run: RunInfo) -> list[str]:
     return [f"  {UNSAMPLED}", f"  ({_sampling(run)}; {finer})."]
 
 
-def _sampling(run: RunInfo) -> str:
+def _sampling(run: RunRecord) -> str:
     """The sampling granularity in effect, in a few words."""
     return f"about every {_bytes(allocation_window(run.precision))} at --precision {run.precision}"
 
@@ -439,7 +442,7 @@ def _closing(view: _View) -> list[str]:
         ("Warnings:", warnings),
         *_derivation(view),
     ]
-    if run.status != "ok":
+    if run.status is not RunStatus.OK:
         rows.append(("Status:", _status(run).removeprefix("Status: ")))
     if run.unprofiled_event_loop:
         rows.append(("Async:", ASYNC_NOTE))
