@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from fixingahole.attribution import Attribution
-from fixingahole.compare import PRIMARY, compare, judge
+from fixingahole.compare import PRIMARY, compare_runs, judge
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash
 from fixingahole.settings import Settings
@@ -208,7 +208,7 @@ class _Tester:
         if last_good.sha not in self.values or first_bad.sha not in self.values:
             return ()
         bisector = self.bisector
-        comparison = compare(
+        comparison = compare_runs(
             bisector.stored_runs(),
             bisector.stored_functions,
             last_good.sha,

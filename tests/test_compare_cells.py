@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fixingahole.compare_cells import cell_changes
+from fixingahole.compare import cell_changes
 
 
 def rows(run_id: str, cells: list[tuple[str, float]]) -> list[dict]:

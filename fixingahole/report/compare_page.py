@@ -17,7 +17,14 @@ from typing import Any
 
 from fixingahole import __version__
 from fixingahole.compare import METRIC_LABELS, Comparison, EntryComparison
-from fixingahole.report.flame import Flame, diff_flame, in_seconds, mean_paths, parse_folded
+from fixingahole.report.flame import (
+    Flame,
+    diff_flame,
+    icicle_trace,
+    in_seconds,
+    mean_paths,
+    parse_folded,
+)
 from fixingahole.report.page import render_page
 
 CHANGED = ("slower", "faster", "~")
@@ -193,14 +200,9 @@ def diff_flame_chart(chart_id: str, flame: Flame) -> dict[str, Any]:
         [file, a, b, b - a, _pct(a, b)]
         for file, a, b in zip(flame.files, flame.total_a, flame.total, strict=True)
     ]
+    larger = [max(a, b) for a, b in zip(flame.self_a, flame.self, strict=True)]
     trace = {
-        "type": "icicle",
-        "ids": flame.ids,
-        "labels": flame.labels,
-        "parents": flame.parents,
-        "values": [max(a, b) for a, b in zip(flame.self_a, flame.self, strict=True)],
-        "branchvalues": "remainder",
-        "customdata": custom,
+        **icicle_trace(flame, larger, "remainder", custom),
         "sort": False,
         "tiling": {"orientation": "v", "flip": "y"},
         "marker": {

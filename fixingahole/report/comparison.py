@@ -24,14 +24,15 @@ from fixingahole.attribution import Attribution
 from fixingahole.compare import (
     COUNTS,
     METRIC_LABELS,
+    CellChange,
     CodeChange,
+    CodeFigures,
     Comparison,
     EntryComparison,
     GeoMean,
     MetricComparison,
     Side,
 )
-from fixingahole.compare_cells import CellChange
 from fixingahole.errors import UserError
 from fixingahole.stats import Figures
 
@@ -67,6 +68,8 @@ CSV_COLUMNS = (
     "share_pct",
 )
 ATTRIBUTED = 5  # the text names this many functions behind a change
+# the columns of a function's, line's or cell's figures in the text tables
+CODE_FIGURE_COLUMNS = ("A s", "B s", "change s", "change %", "A peak MB", "B peak MB")
 
 
 def render(comparison: Comparison, fmt: str = "text", *, runs=None, output=None) -> str:
@@ -148,12 +151,19 @@ def _cell_dict(change: CellChange) -> dict[str, Any]:
         "cell_b": change.cell_b,
         "first_line": change.first_line,
         "status": change.status,
-        "seconds_a": change.seconds_a,
-        "seconds_b": change.seconds_b,
-        "delta_seconds": change.delta_seconds,
-        "seconds_pct": change.seconds_pct,
-        "peak_mb_a": change.peak_mb_a,
-        "peak_mb_b": change.peak_mb_b,
+        **_code_figures_dict(change),
+    }
+
+
+def _code_figures_dict(figures: CodeFigures) -> dict[str, Any]:
+    """What functions, lines and cells all carry: seconds and peak MB on each side."""
+    return {
+        "seconds_a": figures.seconds_a,
+        "seconds_b": figures.seconds_b,
+        "delta_seconds": figures.delta_seconds,
+        "seconds_pct": figures.seconds_pct,
+        "peak_mb_a": figures.peak_mb_a,
+        "peak_mb_b": figures.peak_mb_b,
     }
 
 
@@ -201,12 +211,7 @@ def _change_dict(change: CodeChange) -> dict[str, Any]:
         "location": change.location,
         "name": change.name,
         "status": change.status,
-        "seconds_a": change.seconds_a,
-        "seconds_b": change.seconds_b,
-        "delta_seconds": change.delta_seconds,
-        "seconds_pct": change.seconds_pct,
-        "peak_mb_a": change.peak_mb_a,
-        "peak_mb_b": change.peak_mb_b,
+        **_code_figures_dict(change),
         "delta_peak_mb": change.delta_peak_mb,
         "peak_pct": change.peak_pct,
     }
@@ -397,12 +402,7 @@ def _changes_table(changes: tuple[CodeChange, ...], kind: str, markdown: bool) -
             cell(change.name if kind == "functions" else change.location),
             cell(change.location) if kind == "functions" else "",
             change.status,
-            f"{change.seconds_a:.3g}",
-            f"{change.seconds_b:.3g}",
-            f"{change.delta_seconds:+.3g}",
-            _signed_pct(change.seconds_pct),
-            f"{change.peak_mb_a:.4g}",
-            f"{change.peak_mb_b:.4g}",
+            *_code_figure_cells(change),
             f"{change.delta_peak_mb:+.4g}",
         ]
         for change in changes
@@ -411,12 +411,7 @@ def _changes_table(changes: tuple[CodeChange, ...], kind: str, markdown: bool) -
         "function" if kind == "functions" else "line",
         "location" if kind == "functions" else "",
         "status",
-        "A s",
-        "B s",
-        "change s",
-        "change %",
-        "A peak MB",
-        "B peak MB",
+        *CODE_FIGURE_COLUMNS,
         "change MB",
     ]
     if kind == "lines":
@@ -437,19 +432,25 @@ def _cells_table(changes: tuple[CellChange, ...], markdown: bool) -> str:
             "" if change.cell_b is None else str(change.cell_b),
             change.status,
             cell(change.first_line[:40]),
-            f"{change.seconds_a:.3g}",
-            f"{change.seconds_b:.3g}",
-            f"{change.delta_seconds:+.3g}",
-            _signed_pct(change.seconds_pct),
-            f"{change.peak_mb_a:.4g}",
-            f"{change.peak_mb_b:.4g}",
+            *_code_figure_cells(change),
         ]
         for change in changes
     ]
-    columns = ["A cell", "B cell", "source", "first line", "A s", "B s", "change s", "change %"]
-    columns += ["A peak MB", "B peak MB"]
+    columns = ["A cell", "B cell", "source", "first line", *CODE_FIGURE_COLUMNS]
     table_format = "github" if markdown else "simple"
     return tabulate(rows, headers=columns, tablefmt=table_format, disable_numparse=True)
+
+
+def _code_figure_cells(figures: CodeFigures) -> list[str]:
+    """The cells of CODE_FIGURE_COLUMNS: seconds on each side and their change, peak MB."""
+    return [
+        f"{figures.seconds_a:.3g}",
+        f"{figures.seconds_b:.3g}",
+        f"{figures.delta_seconds:+.3g}",
+        _signed_pct(figures.seconds_pct),
+        f"{figures.peak_mb_a:.4g}",
+        f"{figures.peak_mb_b:.4g}",
+    ]
 
 
 def _outcome(comparison: Comparison) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from fixingahole import __version__
 from fixingahole.locations import Locator
 from fixingahole.report import RunInfo, reported_files
-from fixingahole.report.flame import Flame, build_flame, in_seconds, parse_folded
+from fixingahole.report.flame import Flame, build_flame, icicle_trace, in_seconds, parse_folded
 from fixingahole.report.folded import render_folded
 from fixingahole.report.page import render_page
 from fixingahole.scalene_output import FileStat, LineStat, Profile
@@ -284,13 +284,7 @@ def flame_chart(chart_id: str, flame: Flame) -> dict[str, Any]:
         for file, total, own in zip(flame.files, flame.total, flame.self, strict=True)
     ]
     trace = {
-        "type": "icicle",
-        "ids": flame.ids,
-        "labels": flame.labels,
-        "parents": flame.parents,
-        "values": flame.total,
-        "branchvalues": "total",
-        "customdata": custom,
+        **icicle_trace(flame, flame.total, "total", custom),
         "tiling": {"orientation": "v", "flip": "y"},
         "sort": False,
         "marker": {"colors": [_file_colour(f) for f in flame.files]},
