@@ -50,14 +50,6 @@ class Commit:
 
 
 @dataclass(frozen=True)
-class Measured:
-    """One successful run's figure at a commit."""
-
-    run_id: str
-    value: float
-
-
-@dataclass(frozen=True)
 class Step:
     """One tested commit: its runs, their median, and how it was judged against GOOD."""
 
@@ -160,6 +152,14 @@ def _next_index(low: int, high: int, skipped: set[int]) -> int | None:
     middle = (low + high) // 2
     order = sorted(range(low + 1, high), key=lambda i: (abs(i - middle), i))
     return next((i for i in order if i not in skipped), None)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One successful run's figure at a commit."""
+
+    run_id: str
+    value: float
 
 
 class _Tester:

@@ -11,11 +11,9 @@ the larger side, red where B spends more time, blue where it spends less.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fixingahole import __version__
 from fixingahole.compare import METRIC_LABELS, Comparison, EntryComparison
 from fixingahole.report.flame import (
     Flame,
@@ -58,8 +56,6 @@ def render_compare_page(comparison: Comparison, runs=None, output: Path | None =
         "compare.html.j2",
         title=f"{header.a.selector or 'before'} vs {header.b.selector}",
         charts=charts,
-        version=__version__,
-        written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         header=header,
         sides=[("A", header.a), ("B", header.b)],
         entries=[_entry_row(entry) for entry in comparison.entries],

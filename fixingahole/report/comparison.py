@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fixingahole.attribution import Attribution
@@ -47,6 +48,10 @@ UNITS = {
 }
 LISTED_RUNS = 6  # the text header names a side's runs when it has at most this many
 FIGURES = ("n", "median", "mean", "std", "min", "max")
+# in the JSON: what functions, lines and cells all carry, then what each adds
+CODE_FIGURES = ("seconds_a", "seconds_b", "delta_seconds", "seconds_pct", "peak_mb_a", "peak_mb_b")
+CHANGE_FIELDS = ("location", "name", "status", *CODE_FIGURES, "delta_peak_mb", "peak_pct")
+CELL_FIELDS = ("cell_a", "cell_b", "first_line", "status", *CODE_FIGURES)
 CSV_COLUMNS = (
     "entry",
     "verdict",
@@ -128,42 +133,27 @@ def _side_dict(side: Side) -> dict[str, Any]:
     }
 
 
-def _entry_dict(entry: EntryComparison, unit: str) -> dict[str, Any]:
+def _entry_columns(entry: EntryComparison) -> dict[str, Any]:
+    """What the JSON and every CSV row say of an entry first."""
     return {
         "entry": entry.entry,
         "verdict": entry.verdict,
         "primary_metric": entry.primary,
         "code_changed": entry.code_changed,
         "regressed": entry.regressed,
+    }
+
+
+def _entry_dict(entry: EntryComparison, unit: str) -> dict[str, Any]:
+    return {
+        **_entry_columns(entry),
         "runs": {"a": list(entry.runs_a), "b": list(entry.runs_b)},
         "notes": list(entry.notes),
         "metrics": {metric.metric: _metric_dict(metric) for metric in entry.metrics},
-        "functions": [_change_dict(change) for change in entry.functions],
-        "lines": [_change_dict(change) for change in entry.lines],
+        "functions": [_fields(change, CHANGE_FIELDS) for change in entry.functions],
+        "lines": [_fields(change, CHANGE_FIELDS) for change in entry.lines],
         "attribution": [attribution_dict(item, unit) for item in entry.attribution],
-        "cells": [_cell_dict(change) for change in entry.cells],
-    }
-
-
-def _cell_dict(change: CellChange) -> dict[str, Any]:
-    return {
-        "cell_a": change.cell_a,
-        "cell_b": change.cell_b,
-        "first_line": change.first_line,
-        "status": change.status,
-        **_code_figures_dict(change),
-    }
-
-
-def _code_figures_dict(figures: CodeFigures) -> dict[str, Any]:
-    """What functions, lines and cells all carry: seconds and peak MB on each side."""
-    return {
-        "seconds_a": figures.seconds_a,
-        "seconds_b": figures.seconds_b,
-        "delta_seconds": figures.delta_seconds,
-        "seconds_pct": figures.seconds_pct,
-        "peak_mb_a": figures.peak_mb_a,
-        "peak_mb_b": figures.peak_mb_b,
+        "cells": [_fields(change, CELL_FIELDS) for change in entry.cells],
     }
 
 
@@ -191,8 +181,8 @@ def _unit(comparison: Comparison) -> str:
 def _metric_dict(metric: MetricComparison) -> dict[str, Any]:
     judgement = metric.judgement
     return {
-        "a": _figures_dict(metric.a),
-        "b": _figures_dict(metric.b),
+        "a": _fields(metric.a, FIGURES),
+        "b": _fields(metric.b, FIGURES),
         "ratio": judgement.ratio,
         "change_pct": _change(judgement.ratio),
         "p_value": judgement.p_value,
@@ -202,19 +192,9 @@ def _metric_dict(metric: MetricComparison) -> dict[str, Any]:
     }
 
 
-def _figures_dict(figures: Figures) -> dict[str, Any]:
-    return {name: getattr(figures, name) for name in FIGURES}
-
-
-def _change_dict(change: CodeChange) -> dict[str, Any]:
-    return {
-        "location": change.location,
-        "name": change.name,
-        "status": change.status,
-        **_code_figures_dict(change),
-        "delta_peak_mb": change.delta_peak_mb,
-        "peak_pct": change.peak_pct,
-    }
+def _fields(record: object, names: Sequence[str]) -> dict[str, Any]:
+    """The named attributes of a record, in that order, as JSON-ready data."""
+    return {name: getattr(record, name) for name in names}
 
 
 def _change(ratio: float | None) -> float | None:
@@ -226,15 +206,12 @@ def _csv(comparison: Comparison) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for entry in comparison.entries:
+        columns = _entry_columns(entry)  # on each of its rows
         for metric in entry.metrics:
             judgement = metric.judgement
             writer.writerow(
                 {
-                    "entry": entry.entry,
-                    "verdict": entry.verdict,
-                    "primary_metric": entry.primary,
-                    "code_changed": entry.code_changed,
-                    "regressed": entry.regressed,
+                    **columns,
                     "metric": metric.metric,
                     "metric_verdict": judgement.verdict,
                     **{f"a_{name}": getattr(metric.a, name) for name in FIGURES},
@@ -248,11 +225,7 @@ def _csv(comparison: Comparison) -> str:
         for item in entry.attribution:
             writer.writerow(
                 {
-                    "entry": entry.entry,
-                    "verdict": entry.verdict,
-                    "primary_metric": entry.primary,
-                    "code_changed": entry.code_changed,
-                    "regressed": entry.regressed,
+                    **columns,
                     "metric": "function",
                     "metric_verdict": item.verdict,
                     "p_value": item.p_value,

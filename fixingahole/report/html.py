@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from fixingahole import __version__
 from fixingahole.locations import Locator
 from fixingahole.report import RunInfo, reported_files
 from fixingahole.report.flame import Flame, build_flame, icicle_trace, in_seconds, parse_folded
@@ -65,8 +63,6 @@ def render_run_page(
         "run.html.j2",
         title=f"{summary.get('entry', '')}: {summary.get('run_id', '')}",
         charts=charts,
-        version=__version__,
-        written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         banner=_banner(status, summary.get("error")),
         status=status,
         command=summary.get("command", run.command),
