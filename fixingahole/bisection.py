@@ -28,11 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from fixingahole.attribution import Attribution
-from fixingahole.compare import PRIMARY, compare_runs, judge
+from fixingahole.compare import PRIMARY, Judgement, compare_runs, judge
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash
 from fixingahole.settings import Settings
@@ -96,7 +97,7 @@ class Bisector:
     stored_runs: Callable[[], pd.DataFrame]  # the store's runs table
     stored_functions: Callable[[list[str]], pd.DataFrame]
     # profile the entry `count` times with these settings and manifest: (run id, summary) each
-    profile: Callable[[Settings, Path, int], list[tuple[str, dict]]]
+    profile: Callable[[Settings, Path, int], list[tuple[str, dict[str, Any]]]]
 
 
 def bisect(bisector: Bisector, good: str, bad: str) -> BisectResult:
@@ -189,16 +190,17 @@ class _Tester:
         verdict = judgement.verdict or "~"
         judged = {"slower": "bad", "~": "skipped"}.get(verdict, "good")
         note = None
-        if verdict == "~":
+        if verdict == "~":  # no ratio when GOOD's median is 0
+            ratio = judgement.ratio
+            change = "" if ratio is None else f" ({(ratio - 1) * 100:+.1f}%)"
             note = (
-                f"neither slower nor unchanged after {len(measured)} runs "
-                f"({(judgement.ratio - 1) * 100:+.1f}%): raise --repeat"
+                f"neither slower nor unchanged after {len(measured)} runs{change}: raise --repeat"
             )
         return Step(
             commit, runs, reused, median, judgement.ratio, judgement.p_value, verdict, judged, note
         )
 
-    def _judge(self, baseline: list[Measured] | None, measured: list[Measured]):
+    def _judge(self, baseline: list[Measured] | None, measured: list[Measured]) -> Judgement | None:
         if baseline is None or not measured:
             return None
         return self.judge([m.value for m in baseline], [m.value for m in measured])

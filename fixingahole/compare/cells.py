@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -83,7 +84,7 @@ def _run_cells(rows: pd.DataFrame) -> list[tuple[_Key, int, str, float, float]]:
     return cells
 
 
-def _num(value: object) -> float:
+def _num(value: Any) -> float:  # a figure of the cells table, or missing
     return 0.0 if value is None or pd.isna(value) else float(value)
 
 

@@ -169,7 +169,7 @@ def compare_runs(
     if b is None:
         side_b = select(table, a)
         side_a = before(table, side_b)
-        selectors = (None, a)
+        selectors: tuple[str | None, str] = (None, a)
     else:
         side_a, side_b = select(table, a), select(table, b)
         selectors = (a, b)
@@ -356,8 +356,12 @@ def _count_notes(ok_a: list[RunRow], ok_b: list[RunRow], spread: float | None) -
                 f"{label}: {len(uncounted)} of {len(ok)} runs have no instruction count "
                 f"({'; '.join(reasons)})"
             )
-        counted_notes = {run.count_note for run in ok if "instructions" in run.figures}
-        notes += [f"{label}: {note}" for note in sorted(counted_notes - {None})]
+        counted_notes = {
+            run.count_note
+            for run in ok
+            if "instructions" in run.figures and run.count_note is not None
+        }
+        notes += [f"{label}: {note}" for note in sorted(counted_notes)]
     if spread is None:
         notes.append(
             "repeatability not measured: no code version has two counted runs; profile one "
@@ -475,4 +479,5 @@ def _load(source: Rows, sides: Sides) -> pd.DataFrame:
     run_ids = list(sides)
     if callable(source):
         return source(run_ids)
-    return source[source["run_id"].isin(run_ids)]
+    chosen: pd.DataFrame = source[source["run_id"].isin(run_ids)]
+    return chosen

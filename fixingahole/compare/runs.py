@@ -104,7 +104,7 @@ def _with_tags(table: pd.DataFrame, tags: Sequence[str]) -> pd.DataFrame:
     parsed = {text: _tag_list(text) for text in table["tags"].dropna().unique()}
     wanted = set(tags)
     tagged = table["tags"].map(lambda text: bool(wanted & parsed.get(text, set())))
-    chosen = table[table["entry"].isin(table.loc[tagged, "entry"])]
+    chosen: pd.DataFrame = table[table["entry"].isin(table.loc[tagged, "entry"])]
     if chosen.empty:
         every = sorted(set().union(*parsed.values())) if parsed else []
         raise UserError(
@@ -134,7 +134,8 @@ def number_versions(table: pd.DataFrame) -> pd.DataFrame:
         same_as_previous[1:] &= codes[1:] == codes[:-1]
     version = pd.Series(np.cumsum(~same_as_previous), index=table.index)
     newest = version.groupby(table["entry"]).transform("max")
-    return table.assign(version=version, back=newest - version)
+    numbered: pd.DataFrame = table.assign(version=version, back=newest - version)
+    return numbered
 
 
 def runs_by_entry(frame: pd.DataFrame) -> dict[str, list[RunRow]]:

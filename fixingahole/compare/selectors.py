@@ -80,7 +80,7 @@ def select(runs: pd.DataFrame, selector: str) -> pd.DataFrame:
 
 
 def _select_latest(runs: pd.DataFrame, back: int, text: str) -> pd.DataFrame:
-    chosen = runs[runs["back"] == back]
+    chosen: pd.DataFrame = runs[runs["back"] == back]
     if chosen.empty:
         most = int(runs["back"].max())
         versions = "one code version" if most == 0 else f"at most {most} earlier code versions"
@@ -94,7 +94,7 @@ def _select_latest(runs: pd.DataFrame, back: int, text: str) -> pd.DataFrame:
 
 def _select_run_id(runs: pd.DataFrame, text: str) -> pd.DataFrame:
     ids = runs["run_id"]
-    chosen = runs[ids == text]
+    chosen: pd.DataFrame = runs[ids == text]
     if chosen.empty:
         chosen = runs[ids.str.startswith(text)]
     if not chosen.empty:
@@ -117,11 +117,16 @@ def _select_date(runs: pd.DataFrame, day: str, clock: str, text: str) -> pd.Data
 
 def _select_span(runs: pd.DataFrame, first: str, last: str, text: str) -> pd.DataFrame:
     """`FIRST..LAST`: the runs from the start of FIRST's period to the end of LAST's."""
-    begin = _bounds(*_DATE.fullmatch(first).groups(""), first)[0]
-    end = _bounds(*_DATE.fullmatch(last).groups(""), last)[1]
+    begin, end = _prefix_bounds(first)[0], _prefix_bounds(last)[1]
     if end <= begin:
         raise UserError(f"{text!r} ends before it starts: give the earlier time first")
     return _select_between(runs, begin, end, text)
+
+
+def _prefix_bounds(prefix: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The UTC period of a prefix the pattern of dates has matched (YYYYMMDD[_HH[MM[SS]]])."""
+    day, _, clock = prefix.partition("_")
+    return _bounds(day, clock, prefix)
 
 
 def _bounds(day: str, clock: str, text: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -142,7 +147,7 @@ def _select_between(
     runs: pd.DataFrame, begin: pd.Timestamp, end: pd.Timestamp, text: str
 ) -> pd.DataFrame:
     started = runs["started_utc"]
-    chosen = runs[(started >= begin) & (started < end)]
+    chosen: pd.DataFrame = runs[(started >= begin) & (started < end)]
     if not chosen.empty:
         return chosen
     before = runs[started < begin].sort_values("started_utc").tail(2)
@@ -155,7 +160,7 @@ def _select_between(
 
 def _select_commit(runs: pd.DataFrame, prefix: str) -> pd.DataFrame:
     commits = runs["git_commit"].astype(object).fillna("").astype(str).str.lower()
-    chosen = runs[commits.str.startswith(prefix)]
+    chosen: pd.DataFrame = runs[commits.str.startswith(prefix)]
     distinct = sorted(chosen["git_commit"].unique())
     if len(distinct) > 1:
         shown = ", ".join(commit[:12] for commit in distinct[:5])
@@ -167,11 +172,12 @@ def before(runs: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
     """Per entry of `chosen`: the newest code version among its runs older than chosen's oldest."""
     oldest = chosen.groupby("entry")["started_utc"].min()
     limit = runs["entry"].map(oldest)
-    earlier = runs[runs["started_utc"] < limit]
+    earlier: pd.DataFrame = runs[runs["started_utc"] < limit]
     if earlier.empty:
         return earlier
     newest_version = earlier.groupby("entry")["version"].max()
-    return earlier[earlier["version"].isin(newest_version)]
+    newest: pd.DataFrame = earlier[earlier["version"].isin(newest_version)]
+    return newest
 
 
 def _listed(runs: pd.DataFrame) -> str:
@@ -185,7 +191,8 @@ def _listed(runs: pd.DataFrame) -> str:
 
 def _nearest(runs: pd.DataFrame, count: int = NEAREST) -> pd.DataFrame:
     """The newest runs, oldest first."""
-    return runs.sort_values(["started_utc", "run_id"]).tail(count)
+    newest: pd.DataFrame = runs.sort_values(["started_utc", "run_id"]).tail(count)
+    return newest
 
 
 def suggestion(runs: pd.DataFrame) -> str:
@@ -226,7 +233,7 @@ def _time_selector(batch: pd.DataFrame, runs: pd.DataFrame) -> str:
     for length in PREFIX_LENGTHS:
         prefixes = set(stamps.str[:length])
         if len(prefixes) == 1:
-            prefix = prefixes.pop()
+            prefix: str = prefixes.pop()
             covered = runs["started_utc"].dt.strftime(STAMP).str.startswith(prefix)
             if covered.sum() == len(batch):
                 return prefix

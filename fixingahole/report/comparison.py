@@ -19,7 +19,8 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fixingahole.attribution import Attribution
 from fixingahole.compare import (
@@ -36,6 +37,9 @@ from fixingahole.compare import (
 )
 from fixingahole.errors import UserError
 from fixingahole.stats import Figures
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("text", "markdown", "json", "csv", "html")
 UNITS = {
@@ -77,7 +81,13 @@ ATTRIBUTED = 5  # the text names this many functions behind a change
 CODE_FIGURE_COLUMNS = ("A s", "B s", "change s", "change %", "A peak MB", "B peak MB")
 
 
-def render(comparison: Comparison, fmt: str = "text", *, runs=None, output=None) -> str:
+def render(
+    comparison: Comparison,
+    fmt: str = "text",
+    *,
+    runs: pd.DataFrame | None = None,
+    output: Path | None = None,
+) -> str:
     """The comparison in one of FORMATS. For html, `runs` (the store's runs table) and `output`
     (the folder of the run folders) add every run's dot and the differential flame graph."""
     if fmt == "html":
@@ -345,7 +355,7 @@ def _side_summary(side: Side) -> str:
 
 
 def _geomean_rows(geomean: tuple[GeoMean, ...]) -> list[list[str]]:
-    rows = []
+    rows: list[list[str]] = []
     for row in geomean:
         if row.ratio is None:
             continue
@@ -372,7 +382,7 @@ def _changes_table(changes: tuple[CodeChange, ...], kind: str, markdown: bool) -
     cell = _escape if markdown else str
     rows = [
         [
-            cell(change.name if kind == "functions" else change.location),
+            cell(str(change.name) if kind == "functions" else change.location),
             cell(change.location) if kind == "functions" else "",
             change.status,
             *_code_figure_cells(change),
