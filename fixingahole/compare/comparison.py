@@ -189,7 +189,7 @@ def compare_runs(
         )
         for name in sorted(by_entry_a.keys() | by_entry_b.keys())
     ]
-    compared = _withcode_changes(
+    compared = _with_code_changes(
         compared,
         by_entry_a,
         by_entry_b,
@@ -396,7 +396,7 @@ def _geomean(entries: Iterable[EntryComparison], metric: str) -> GeoMean:
     return GeoMean(metric, stats.geometric_mean(ratios), len(ratios))
 
 
-def _withcode_changes(
+def _with_code_changes(
     entries: list[EntryComparison],
     runs_a: dict[str, list[RunRow]],
     runs_b: dict[str, list[RunRow]],
