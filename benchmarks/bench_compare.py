@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fixingahole.compare import compare
+from fixingahole.compare import compare_runs
 from fixingahole.report.comparison import render
 
 ENTRIES = 50
@@ -158,9 +158,9 @@ def median_ms(action: Callable[[], object], tries: int) -> tuple[float, float, f
 def in_memory(summaries: list[dict], tries: int) -> float:
     runs, functions = frames(summaries)
     a, b = selectors(summaries)
-    check = compare(runs, functions, a, b)
+    check = compare_runs(runs, functions, a, b)
     slower = sum(entry.verdict == "slower" for entry in check.entries)
-    p50, low, high = median_ms(lambda: render(compare(runs, functions, a, b)), tries)
+    p50, low, high = median_ms(lambda: render(compare_runs(runs, functions, a, b)), tries)
     print(
         f"in memory: {len(runs)} runs, {len(functions)} function rows, {a} vs {b}: "
         f"{slower} entries slower; {p50:.0f} ms (min {low:.0f}, max {high:.0f})"
@@ -184,7 +184,7 @@ def on_disk(summaries: list[dict], tries: int) -> float:
         a, b = selectors(summaries)
 
         def through_store() -> str:
-            return render(compare(store.runs(), store.functions, a, b))
+            return render(compare_runs(store.runs(), store.functions, a, b))
 
         p50, low, high = median_ms(through_store, tries)
         print(

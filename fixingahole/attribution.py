@@ -25,7 +25,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -104,11 +104,13 @@ def attribute(
 def _grid(rows: pd.DataFrame, runs_a: list[str], runs_b: list[str], quantity: str) -> pd.DataFrame:
     """Rows: one per function, indexed by (file, name); columns: A's runs then B's; 0 if absent."""
     figures = rows.assign(value=rows[quantity].astype(float).fillna(0.0))
-    how = "sum" if quantity == "seconds" else "max"  # a name twice in a run is one function
+    # a name twice in a run is one function
+    how: Literal["sum", "max"] = "sum" if quantity == "seconds" else "max"
     grid = figures.pivot_table(
         index=["file", "name"], columns="run_id", values="value", aggfunc=how, fill_value=0.0
     )
-    return grid.reindex(columns=runs_a + runs_b, fill_value=0.0)
+    ordered: pd.DataFrame = grid.reindex(columns=runs_a + runs_b, fill_value=0.0)
+    return ordered
 
 
 def _follow_moves(rows: pd.DataFrame, runs_a: set[str]) -> pd.DataFrame:
@@ -126,7 +128,8 @@ def _follow_moves(rows: pd.DataFrame, runs_a: set[str]) -> pd.DataFrame:
         return rows
     keys = list(zip(rows["file"], rows["name"], strict=True))
     files = [moved.get(key, key[0]) if a else key[0] for key, a in zip(keys, on_a, strict=True)]
-    return rows.assign(file=files)
+    relabelled: pd.DataFrame = rows.assign(file=files)
+    return relabelled
 
 
 def _presence(
@@ -140,7 +143,7 @@ def _presence(
     on_b, on_a = sides.any(), ~sides.all()
     result = []
     for key in grid.index:
-        lineno = first.at[key, "lineno"]
+        lineno: Any = first.at[key, "lineno"]  # a number, or missing
         result.append(
             (
                 bool(on_a[key]),

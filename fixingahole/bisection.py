@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from fixingahole.attribution import Attribution
-from fixingahole.compare import PRIMARY, compare, judge
+from fixingahole.compare import PRIMARY, Judgement, compare_runs, judge
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash
 from fixingahole.record import RunRecord, RunStatus
@@ -48,14 +48,6 @@ class Commit:
     sha: str
     subject: str
     date: str  # author date, ISO 8601
-
-
-@dataclass(frozen=True)
-class Measured:
-    """One successful run's figure at a commit."""
-
-    run_id: str
-    value: float
 
 
 @dataclass(frozen=True)
@@ -163,6 +155,14 @@ def _next_index(low: int, high: int, skipped: set[int]) -> int | None:
     return next((i for i in order if i not in skipped), None)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One successful run's figure at a commit."""
+
+    run_id: str
+    value: float
+
+
 class _Tester:
     """Measures commits (reusing stored runs) and judges them against GOOD."""
 
@@ -190,16 +190,17 @@ class _Tester:
         verdict = judgement.verdict or "~"
         judged = {"slower": "bad", "~": "skipped"}.get(verdict, "good")
         note = None
-        if verdict == "~":
+        if verdict == "~":  # no ratio when GOOD's median is 0
+            ratio = judgement.ratio
+            change = "" if ratio is None else f" ({(ratio - 1) * 100:+.1f}%)"
             note = (
-                f"neither slower nor unchanged after {len(measured)} runs "
-                f"({(judgement.ratio - 1) * 100:+.1f}%): raise --repeat"
+                f"neither slower nor unchanged after {len(measured)} runs{change}: raise --repeat"
             )
         return Step(
             commit, runs, reused, median, judgement.ratio, judgement.p_value, verdict, judged, note
         )
 
-    def _judge(self, baseline: list[Measured] | None, measured: list[Measured]):
+    def _judge(self, baseline: list[Measured] | None, measured: list[Measured]) -> Judgement | None:
         if baseline is None or not measured:
             return None
         return self.judge([m.value for m in baseline], [m.value for m in measured])
@@ -209,7 +210,7 @@ class _Tester:
         if last_good.sha not in self.values or first_bad.sha not in self.values:
             return ()
         bisector = self.bisector
-        comparison = compare(
+        comparison = compare_runs(
             bisector.stored_runs(),
             bisector.stored_functions,
             last_good.sha,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from fixingahole import stats
-from fixingahole.compare import METRICS, Comparison, compare, judge
+from fixingahole.compare import METRICS, Comparison, compare_runs, judge
 from fixingahole.errors import UserError
 from fixingahole.report.comparison import CSV_COLUMNS, render
 from tests.factories import COMMIT_A, COMMIT_B, COMMIT_C, NO_FUNCTIONS, frame, function_rows
@@ -76,7 +76,9 @@ def test_dates_and_run_ids(selector: str, expected: set[str]) -> None:
             run("e", "20250102_090000"),
         ]
     )
-    assert selected(compare(runs, NO_FUNCTIONS, selector, "e/20250102_090000"), "a") == expected
+    assert (
+        selected(compare_runs(runs, NO_FUNCTIONS, selector, "e/20250102_090000"), "a") == expected
+    )
 
 
 def test_dates_are_utc_whatever_the_frame_holds() -> None:
@@ -84,7 +86,7 @@ def test_dates_are_utc_whatever_the_frame_holds() -> None:
     naive = runs.assign(started_utc=runs["started_utc"].dt.tz_localize(None))
     as_text = runs.assign(started_utc=runs["started_utc"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
     for table in (runs, naive, as_text):
-        comparison = compare(table, NO_FUNCTIONS, "20250101", "20250102")
+        comparison = compare_runs(table, NO_FUNCTIONS, "20250101", "20250102")
         assert comparison.header.a.run_ids == ("e/20250101_233000",)
         assert comparison.header.b.run_ids == ("e/20250102_003000",)
 
@@ -98,14 +100,16 @@ def test_commit_prefix_and_branch() -> None:
             run("e", "20250104_100000", commit=COMMIT_C, branch="feature"),
         ]
     )
-    comparison = compare(runs, NO_FUNCTIONS, "a1b2c3", "b2c3")
+    comparison = compare_runs(runs, NO_FUNCTIONS, "a1b2c3", "b2c3")
     assert selected(comparison, "a") == {"e/20250101_100000"}
     assert selected(comparison, "b") == {"e/20250102_100000", "e/20250103_100000"}
     assert comparison.header.b.commits == (COMMIT_B,)
     # a branch is its newest code version: the last commit recorded on it
-    assert selected(compare(runs, NO_FUNCTIONS, "main", "feature"), "b") == {"e/20250104_100000"}
+    assert selected(compare_runs(runs, NO_FUNCTIONS, "main", "feature"), "b") == {
+        "e/20250104_100000"
+    }
     with pytest.raises(UserError, match="a1b2 is ambiguous"):
-        compare(runs, NO_FUNCTIONS, "a1b2", "feature")
+        compare_runs(runs, NO_FUNCTIONS, "a1b2", "feature")
 
 
 def test_latest_takes_the_newest_code_version_with_its_repeats() -> None:
@@ -120,15 +124,15 @@ def test_latest_takes_the_newest_code_version_with_its_repeats() -> None:
             run("f", "20250101_100000", commit=COMMIT_A),
         ]
     )
-    latest = compare(runs, NO_FUNCTIONS, "latest~1", "latest")
+    latest = compare_runs(runs, NO_FUNCTIONS, "latest~1", "latest")
     assert selected(latest, "b") == {"e/20250103_100000", "f/20250101_100000"}
     assert selected(latest, "a") == {"e/20250102_100000", "e/20250102_110000", "e/20250102_120000"}
-    assert selected(compare(runs, NO_FUNCTIONS, "latest~2", "latest~0"), "a") == {
+    assert selected(compare_runs(runs, NO_FUNCTIONS, "latest~2", "latest~0"), "a") == {
         "e/20250101_100000",
         "e/20250101_110000",
     }
     with pytest.raises(UserError, match="at most 2 earlier code versions"):
-        compare(runs, NO_FUNCTIONS, "latest~3", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "latest~3", "latest")
 
 
 def test_one_selector_compares_with_the_runs_just_before() -> None:
@@ -142,7 +146,7 @@ def test_one_selector_compares_with_the_runs_just_before() -> None:
             run("n", "20250103_100000", commit=COMMIT_C),  # nothing before it
         ]
     )
-    comparison = compare(runs, NO_FUNCTIONS, "latest")
+    comparison = compare_runs(runs, NO_FUNCTIONS, "latest")
     assert comparison.header.a.selector is None
     assert selected(comparison, "a") == {"e/20250102_100000", "e/20250102_110000"}
     assert selected(comparison, "b") == {
@@ -151,14 +155,14 @@ def test_one_selector_compares_with_the_runs_just_before() -> None:
         "n/20250103_100000",
     }
     assert [entry.verdict for entry in comparison.entries][1] == "new"
-    by_date = compare(runs, NO_FUNCTIONS, "20250102")
+    by_date = compare_runs(runs, NO_FUNCTIONS, "20250102")
     assert selected(by_date, "a") == {"e/20250101_100000"}
 
 
 def test_a_date_with_no_runs_names_the_nearest_runs() -> None:
     runs = frame([run("e", "20250101_100000"), run("e", "20250105_100000")])
     with pytest.raises(UserError) as caught:
-        compare(runs, NO_FUNCTIONS, "20250103", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "20250103", "latest")
     message = str(caught.value)
     assert "no runs started in 20250103" in message
     assert "e/20250101_100000" in message
@@ -171,11 +175,11 @@ def test_an_unknown_run_id_names_the_runs_of_that_entry_nearby() -> None:
     with pytest.raises(
         UserError, match=r"no run 'e/20250104_120000'.*e/20250104_100000.*e/20250105_100000"
     ):
-        compare(runs, NO_FUNCTIONS, "e/20250104_120000", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "e/20250104_120000", "latest")
     with pytest.raises(
         UserError, match="no run 'x/20250101_100000'; nearby runs: e/20250101_100000"
     ):
-        compare(runs, NO_FUNCTIONS, "x/20250101_100000", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "x/20250101_100000", "latest")
 
 
 def test_an_unknown_selector_lists_branches_and_newest_runs() -> None:
@@ -185,11 +189,11 @@ def test_an_unknown_selector_lists_branches_and_newest_runs() -> None:
     with pytest.raises(
         UserError, match=r"no runs match 'nope'.*branches: dev, main.*e/20250102_100000"
     ):
-        compare(runs, NO_FUNCTIONS, "nope", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "nope", "latest")
     with pytest.raises(UserError, match="not a valid UTC date"):
-        compare(runs, NO_FUNCTIONS, "20251399", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "20251399", "latest")
     with pytest.raises(UserError, match="empty selector"):
-        compare(runs, NO_FUNCTIONS, " ", "latest")
+        compare_runs(runs, NO_FUNCTIONS, " ", "latest")
 
 
 def test_latest_1_with_one_version_names_the_batches_by_time() -> None:
@@ -197,7 +201,7 @@ def test_latest_1_with_one_version_names_the_batches_by_time() -> None:
     stamps = ("20261130_015023", "20261130_015025", "20261130_015201", "20261130_015203")
     runs = frame([run(entry, stamp) for stamp, entry in zip(stamps, "abab", strict=True)])
     with pytest.raises(UserError) as caught:
-        compare(runs, NO_FUNCTIONS, "latest~1", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "latest~1", "latest")
     message = str(caught.value)
     assert message.startswith("latest~1 matches no runs: the entries have one code version")
     assert "select them by time: compare 20261130_0150 20261130_0152" in message
@@ -205,13 +209,13 @@ def test_latest_1_with_one_version_names_the_batches_by_time() -> None:
         message
     )
     assert "\n" not in message
-    alone = compare(runs, NO_FUNCTIONS, "latest")  # nothing before it: a warning says the same
+    alone = compare_runs(runs, NO_FUNCTIONS, "latest")  # nothing before it: a warning says the same
     assert alone.exit_code == 2
     assert alone.header.warnings[-1] == (
         "no earlier code version precedes latest; to compare the two newest batches, select "
         "them by time: compare 20261130_0150 20261130_0152"
     )
-    suggested = compare(runs, NO_FUNCTIONS, "20261130_0150", "20261130_0152")
+    suggested = compare_runs(runs, NO_FUNCTIONS, "20261130_0150", "20261130_0152")
     assert selected(suggested, "a") == {"a/20261130_015023", "b/20261130_015025"}
     assert selected(suggested, "b") == {"a/20261130_015201", "b/20261130_015203"}
 
@@ -221,28 +225,28 @@ def test_batches_across_a_minute_are_named_by_a_span() -> None:
     stamps = ("20261130_015958", "20261130_020002", "20261130_020040", "20261130_020042")
     runs = frame([run(entry, stamp) for stamp, entry in zip(stamps, "abab", strict=True)])
     with pytest.raises(UserError) as caught:
-        compare(runs, NO_FUNCTIONS, "latest~1", "latest")
+        compare_runs(runs, NO_FUNCTIONS, "latest~1", "latest")
     suggested = "compare 20261130_015958..20261130_020002 20261130_020040..20261130_020042"
     assert suggested in str(caught.value)
-    comparison = compare(runs, NO_FUNCTIONS, *suggested.split()[1:])
+    comparison = compare_runs(runs, NO_FUNCTIONS, *suggested.split()[1:])
     assert selected(comparison, "a") == {"a/20261130_015958", "b/20261130_020002"}
     assert selected(comparison, "b") == {"a/20261130_020040", "b/20261130_020042"}
     every = {f"{entry}/{stamp}" for entry, stamp in zip("abab", stamps, strict=True)}
-    assert selected(compare(runs, NO_FUNCTIONS, "20261130_0159..20261130_0200"), "b") == every
+    assert selected(compare_runs(runs, NO_FUNCTIONS, "20261130_0159..20261130_0200"), "b") == every
     with pytest.raises(UserError, match="ends before it starts"):
-        compare(runs, NO_FUNCTIONS, "20261130_02..20261130_01")
+        compare_runs(runs, NO_FUNCTIONS, "20261130_02..20261130_01")
     with pytest.raises(UserError, match=r"no runs started in 20261201\.\.20261202 \(UTC\)"):
-        compare(runs, NO_FUNCTIONS, "20261201..20261202")
+        compare_runs(runs, NO_FUNCTIONS, "20261201..20261202")
 
 
 def test_latest_1_with_repeats_in_one_batch_names_two_run_ids() -> None:
     runs = frame([run("e", f"20261130_0150{second}") for second in (23, 25, 27)])
     with pytest.raises(UserError) as caught:
-        compare(runs, NO_FUNCTIONS, "latest~1")
+        compare_runs(runs, NO_FUNCTIONS, "latest~1")
     message = str(caught.value)
     assert "give their ids: compare e/20261130_015025 e/20261130_015027" in message
     assert "e/20261130_015023 (2026-11-30 01:50:23)" in message
-    suggested = compare(runs, NO_FUNCTIONS, "e/20261130_015025", "e/20261130_015027")
+    suggested = compare_runs(runs, NO_FUNCTIONS, "e/20261130_015025", "e/20261130_015027")
     assert [entry.verdict for entry in suggested.entries] == ["unchanged"]
 
 
@@ -258,20 +262,23 @@ def test_entries_and_tags_narrow_the_entries() -> None:
         ]
     )
     names = lambda comparison: [entry.entry for entry in comparison.entries]  # noqa: E731
-    assert names(compare(runs, NO_FUNCTIONS, "20250101", "20250102", entries=["a", "c"])) == [
+    assert names(compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", entries=["a", "c"])) == [
         "a",
         "c",
     ]
-    assert names(compare(runs, NO_FUNCTIONS, "20250101", "20250102", tags=["slow"])) == ["b", "c"]
+    assert names(compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", tags=["slow"])) == [
+        "b",
+        "c",
+    ]
     assert names(
-        compare(runs, NO_FUNCTIONS, "20250101", "20250102", entries=["b"], tags=["slow"])
+        compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", entries=["b"], tags=["slow"])
     ) == ["b"]
     with pytest.raises(UserError, match="no runs of entry zzz in the store; entries: a, b, c"):
-        compare(runs, NO_FUNCTIONS, "20250101", "20250102", entries=["zzz"])
+        compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", entries=["zzz"])
     with pytest.raises(
         UserError, match="no entry carries tag cpu; tags in the store: fast, gpu, slow"
     ):
-        compare(runs, NO_FUNCTIONS, "20250101", "20250102", tags=["cpu"])
+        compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", tags=["cpu"])
 
 
 def test_bad_settings_and_tables_are_user_errors() -> None:
@@ -283,11 +290,11 @@ def test_bad_settings_and_tables_are_user_errors() -> None:
         ({"fail_on_regression": -1}, "the regression gate must be 0% or more, not -100%"),
     ):
         with pytest.raises(UserError, match=message):
-            compare(runs, NO_FUNCTIONS, "20250101", "20250102", **settings)
+            compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", **settings)
     with pytest.raises(UserError, match="lacks columns git_commit"):
-        compare(runs.drop(columns="git_commit"), NO_FUNCTIONS, "latest")
+        compare_runs(runs.drop(columns="git_commit"), NO_FUNCTIONS, "latest")
     with pytest.raises(UserError, match="holds no runs"):
-        compare(runs.iloc[:0], NO_FUNCTIONS, "latest")
+        compare_runs(runs.iloc[:0], NO_FUNCTIONS, "latest")
 
 
 # ---------------------------------------------------------------- aggregation and verdicts
@@ -298,7 +305,7 @@ def test_repeats_are_aggregated_not_reduced_to_one() -> None:
     rows = [run("e", f"20250101_10000{i}", wall=wall) for i, wall in enumerate(walls)]
     rows.append(run("e", "20250101_100009", wall=99.0, status="failed"))  # not ok: not counted
     rows.append(run("e", "20250102_100000", wall=1.0))
-    comparison = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102")
+    comparison = compare_runs(frame(rows), NO_FUNCTIONS, "20250101", "20250102")
     (entry,) = comparison.entries
     wall = entry.metric("wall_s")
     assert wall.a.n == 5
@@ -311,7 +318,7 @@ def test_repeats_are_aggregated_not_reduced_to_one() -> None:
 
 
 def test_verdicts_slower_faster_unchanged() -> None:
-    comparison = compare(two_days(slow=1.3), NO_FUNCTIONS, "20250101", "20250102")
+    comparison = compare_runs(two_days(slow=1.3), NO_FUNCTIONS, "20250101", "20250102")
     fast, steady = comparison.entries
     assert (fast.entry, fast.verdict) == ("fast", "slower")
     assert fast.metric("wall_s").judgement.ratio == pytest.approx(1.3, rel=0.05)
@@ -319,7 +326,7 @@ def test_verdicts_slower_faster_unchanged() -> None:
     assert fast.code_changed
     assert (steady.verdict, steady.code_changed) == ("unchanged", False)
     assert steady.metric("wall_s").judgement.p_value is None
-    faster = compare(two_days(slow=0.7), NO_FUNCTIONS, "20250101", "20250102")
+    faster = compare_runs(two_days(slow=0.7), NO_FUNCTIONS, "20250101", "20250102")
     assert faster.entries[0].verdict == "faster"
 
 
@@ -327,7 +334,7 @@ def test_a_change_past_the_threshold_that_is_not_significant_is_tilde() -> None:
     rows = []
     for i, (a, b) in enumerate([(1.0, 1.3), (1.2, 0.95), (0.9, 1.25), (1.1, 1.4), (1.05, 1.0)]):
         rows += [run("e", f"20250101_10000{i}", wall=a), run("e", f"20250102_10000{i}", wall=b)]
-    (entry,) = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102").entries
+    (entry,) = compare_runs(frame(rows), NO_FUNCTIONS, "20250101", "20250102").entries
     assert entry.metric("wall_s").judgement.ratio > 1.05
     assert entry.verdict == "~"
     assert entry.metric("wall_s").judgement.p_value > 0.05
@@ -335,26 +342,28 @@ def test_a_change_past_the_threshold_that_is_not_significant_is_tilde() -> None:
 
 def test_one_run_per_side_has_no_test() -> None:
     runs = frame([run("e", "20250101_100000", wall=1.0), run("e", "20250102_100000", wall=2.0)])
-    (entry,) = compare(runs, NO_FUNCTIONS, "20250101", "20250102").entries
+    (entry,) = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102").entries
     assert entry.verdict == "~"
     assert "one run per side: no significance test was possible" in entry.notes
     assert entry.metric("wall_s").judgement.p_value is None
     same = frame([run("e", "20250101_100000", wall=1.0), run("e", "20250102_100000", wall=1.01)])
-    assert compare(same, NO_FUNCTIONS, "20250101", "20250102").entries[0].verdict == "unchanged"
+    assert (
+        compare_runs(same, NO_FUNCTIONS, "20250101", "20250102").entries[0].verdict == "unchanged"
+    )
 
 
 def test_three_runs_per_side_cannot_reach_alpha() -> None:
-    three = compare(two_days(slow=2.0, repeats=3), NO_FUNCTIONS, "20250101", "20250102")
+    three = compare_runs(two_days(slow=2.0, repeats=3), NO_FUNCTIONS, "20250101", "20250102")
     fast = three.entries[0]
     assert fast.verdict == "~"
     assert fast.metric("wall_s").judgement.p_value == pytest.approx(1 / 20)
     assert any("3 vs 3 runs cannot reach significance at alpha 0.05" in note for note in fast.notes)
     # 4 runs per side reach p = 1/70 when every run of B is beyond every run of A
-    four = compare(two_days(slow=2.0, repeats=4), NO_FUNCTIONS, "20250101", "20250102")
+    four = compare_runs(two_days(slow=2.0, repeats=4), NO_FUNCTIONS, "20250101", "20250102")
     assert four.entries[0].verdict == "slower"
     assert four.entries[0].metric("wall_s").judgement.p_value == pytest.approx(1 / 70)
     assert (
-        compare(two_days(slow=2.0, repeats=3), NO_FUNCTIONS, "20250101", "20250102", alpha=0.1)
+        compare_runs(two_days(slow=2.0, repeats=3), NO_FUNCTIONS, "20250101", "20250102", alpha=0.1)
         .entries[0]
         .verdict
         == "slower"
@@ -367,7 +376,7 @@ def test_runs_must_be_beyond_the_threshold_not_only_beyond_a() -> None:
         [(1.0, 1.07), (1.01, 1.04), (0.99, 1.10), (1.02, 1.06), (1.0, 1.09)]
     ):
         rows += [run("e", f"20250101_10000{i}", wall=a), run("e", f"20250102_10000{i}", wall=b)]
-    (entry,) = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102").entries
+    (entry,) = compare_runs(frame(rows), NO_FUNCTIONS, "20250101", "20250102").entries
     judgement = entry.metric("wall_s").judgement
     assert judgement.ratio == pytest.approx(1.07)
     assert (
@@ -376,7 +385,7 @@ def test_runs_must_be_beyond_the_threshold_not_only_beyond_a() -> None:
     )
     assert entry.verdict == "~"  # every B run is slower, but not every one by more than 5%
     assert (
-        compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102", threshold=0.02)
+        compare_runs(frame(rows), NO_FUNCTIONS, "20250101", "20250102", threshold=0.02)
         .entries[0]
         .verdict
         == "slower"
@@ -392,7 +401,7 @@ def test_new_missing_and_failed() -> None:
             run("added", "20250102_100000"),
         ]
     )
-    comparison = compare(runs, NO_FUNCTIONS, "20250101", "20250102")
+    comparison = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102")
     assert {entry.entry: entry.verdict for entry in comparison.entries} == {
         "added": "new",
         "broken": "failed",
@@ -408,10 +417,10 @@ def test_an_entry_that_only_fails_on_b_fails_the_gate() -> None:
     rows += [run("e", f"20250102_10000{i}", status="failed") for i in range(3)]
     rows += [run("fixed", "20250101_100000", status="failed"), run("fixed", "20250102_100000")]
     runs = frame(rows)
-    ungated = compare(runs, NO_FUNCTIONS, "20250101", "20250102")
+    ungated = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102")
     assert [entry.verdict for entry in ungated.entries] == ["failed", "failed"]
     assert ungated.exit_code == 2 and not ungated.regressions
-    gated = compare(runs, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.1)
+    gated = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.1)
     assert gated.regressions == ("e",) and gated.exit_code == 1  # "fixed" broke on A, not B
     assert "B: no run succeeded where A's did: fails the gate" in gated.entries[0].notes
 
@@ -422,13 +431,13 @@ def test_sides_profiled_differently_are_flagged_per_entry() -> None:
     for row in rows[5:]:  # B sampled every 20 ms, with the script's arguments changed
         changed = {**json.loads(row["options"]), "interval": 0.02, "args": ["--big"]}
         row["options"] = json.dumps(changed)
-    (entry,) = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102").entries
+    (entry,) = compare_runs(frame(rows), NO_FUNCTIONS, "20250101", "20250102").entries
     assert (
         "the sides were profiled with different interval, args: their timings may not be "
         "comparable" in entry.notes
     )
     alike = [run("e", f"2025010{day}_10000{i}") for day in (1, 2) for i in range(5)]
-    (same,) = compare(frame(alike), NO_FUNCTIONS, "20250101", "20250102").entries
+    (same,) = compare_runs(frame(alike), NO_FUNCTIONS, "20250101", "20250102").entries
     assert not any("profiled with different" in note for note in same.notes)
 
 
@@ -438,18 +447,20 @@ def test_memory_metric_uses_peak_heap_then_max_rss() -> None:
         rows.append(run("e", f"20250101_10000{i}", heap=100.0 + i, rss=200.0))
         rows.append(run("e", f"20250102_10000{i}", heap=150.0 + i, rss=200.0))
     runs = frame(rows)
-    (entry,) = compare(runs, NO_FUNCTIONS, "20250101", "20250102", metric="memory").entries
+    (entry,) = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", metric="memory").entries
     assert (entry.primary, entry.verdict) == ("peak_heap_mb", "slower")
-    (timed,) = compare(runs, NO_FUNCTIONS, "20250101", "20250102").entries
+    (timed,) = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102").entries
     assert timed.verdict == "unchanged"
     no_heap = runs.assign(peak_heap_mb=None)
-    (fallback,) = compare(no_heap, NO_FUNCTIONS, "20250101", "20250102", metric="memory").entries
+    (fallback,) = compare_runs(
+        no_heap, NO_FUNCTIONS, "20250101", "20250102", metric="memory"
+    ).entries
     assert (fallback.primary, fallback.verdict) == ("max_rss_mb", "unchanged")
     assert any("judged by max RSS" in note for note in fallback.notes)
 
 
 def test_geometric_mean_row() -> None:
-    comparison = compare(two_days(slow=1.44, noise=0.0), NO_FUNCTIONS, "20250101", "20250102")
+    comparison = compare_runs(two_days(slow=1.44, noise=0.0), NO_FUNCTIONS, "20250101", "20250102")
     wall = next(row for row in comparison.geomean if row.metric == "wall_s")
     assert wall.entries == 2
     assert wall.ratio == pytest.approx(1.2)  # sqrt(1.44 x 1.0)
@@ -462,13 +473,13 @@ def test_header_warns_about_different_machines_and_dirty_trees() -> None:
             run("e", "20250102_100000", host="ci-1", scalene="2.3.0", dirty=True),
         ]
     )
-    comparison = compare(runs, NO_FUNCTIONS, "20250101", "20250102")
+    comparison = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102")
     warnings = " ".join(comparison.header.warnings)
     assert "different hosts (A: laptop; B: ci-1)" in warnings
     assert "different Python versions (A: 3.10.4; B: 3.11.7)" in warnings
     assert "different Scalene versions (A: 2.4.0; B: 2.3.0)" in warnings
     assert "B includes runs from a dirty work tree" in warnings
-    assert not compare(two_days(), NO_FUNCTIONS, "20250101", "20250102").header.warnings
+    assert not compare_runs(two_days(), NO_FUNCTIONS, "20250101", "20250102").header.warnings
 
 
 # ---------------------------------------------------------------- functions and lines
@@ -491,7 +502,7 @@ def functions_for(runs: pd.DataFrame) -> pd.DataFrame:
 
 def test_functions_that_changed_most() -> None:
     runs = two_days(slow=1.3)
-    comparison = compare(runs, functions_for(runs), "20250101", "20250102")
+    comparison = compare_runs(runs, functions_for(runs), "20250101", "20250102")
     fast, steady = comparison.entries
     assert steady.functions == ()  # unchanged entries list no functions
     changes = {change.name: change for change in fast.functions}
@@ -507,7 +518,7 @@ def test_functions_that_changed_most() -> None:
         None,
     )
     assert (changes["old"].status, changes["old"].seconds_b) == ("gone", 0.0)
-    everything = compare(runs, functions_for(runs), "20250101", "20250102", show_all=True)
+    everything = compare_runs(runs, functions_for(runs), "20250101", "20250102", show_all=True)
     assert everything.entries[1].functions != ()
 
 
@@ -520,7 +531,7 @@ def test_a_function_missing_from_some_runs_counts_as_zero_there() -> None:
             rows += function_rows(run_id, ("often", 5, 1.0, 0.0))
         if run_id.startswith("fast/20250101") and i < 4:  # in 2 of the 5 runs on A
             rows += function_rows(run_id, ("rare", 6, 1.0, 0.0))
-    comparison = compare(runs, frame(rows), "20250101", "20250102")
+    comparison = compare_runs(runs, frame(rows), "20250101", "20250102")
     changes = {change.name: change for change in comparison.entries[0].functions}
     assert (changes["often"].status, changes["often"].seconds_a) == ("gone", 1.0)
     assert "rare" not in changes  # its median over the 5 runs is 0 on both sides
@@ -535,18 +546,18 @@ def test_loaders_are_called_with_the_compared_runs_only() -> None:
         asked.append(run_ids)
         return table[table["run_id"].isin(run_ids)]
 
-    comparison = compare(runs, load, "20250101", "20250102")
+    comparison = compare_runs(runs, load, "20250101", "20250102")
     assert len(asked) == 1
     assert set(asked[0]) == set(comparison.entries[0].runs_a) | set(comparison.entries[0].runs_b)
     asked.clear()
-    compare(two_days(slow=1.0), load, "20250101", "20250102")
+    compare_runs(two_days(slow=1.0), load, "20250101", "20250102")
     assert asked == []  # nothing changed: no functions needed
 
 
 def test_lines_are_matched_by_file_and_line() -> None:
     runs = two_days(slow=1.3)
     lines = functions_for(runs).drop(columns="name")
-    comparison = compare(runs, functions_for(runs), "20250101", "20250102", lines=lines)
+    comparison = compare_runs(runs, functions_for(runs), "20250101", "20250102", lines=lines)
     changes = {change.location: change for change in comparison.entries[0].lines}
     assert changes["work.py:12"].status == "new"  # a line is its number: the moved line is new
     assert changes["work.py:10"].status == "gone"
@@ -558,25 +569,27 @@ def test_lines_are_matched_by_file_and_line() -> None:
 
 def test_exit_codes() -> None:
     runs = two_days(slow=1.3)
-    assert compare(runs, NO_FUNCTIONS, "20250101", "20250102").exit_code == 0  # no gate
-    gated = compare(runs, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.1)
+    assert compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102").exit_code == 0  # no gate
+    gated = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.1)
     assert (gated.exit_code, gated.regressions) == (1, ("fast",))
-    lenient = compare(runs, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.5)
+    lenient = compare_runs(runs, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.5)
     assert lenient.exit_code == 0
-    improved = compare(
+    improved = compare_runs(
         two_days(slow=0.7), NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.0
     )
     assert improved.exit_code == 0
     one_each = frame([run("e", "20250101_100000", wall=1.0), run("e", "20250102_100000", wall=3.0)])
     assert (
-        compare(one_each, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.1).exit_code
+        compare_runs(
+            one_each, NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.1
+        ).exit_code
         == 0
     )
-    memory = compare(
+    memory = compare_runs(
         runs, NO_FUNCTIONS, "20250101", "20250102", metric="memory", fail_on_regression=0.1
     )
     assert memory.exit_code == 0  # the heap did not grow
-    nothing = compare(frame([run("e", "20250102_100000")]), NO_FUNCTIONS, "latest")
+    nothing = compare_runs(frame([run("e", "20250102_100000")]), NO_FUNCTIONS, "latest")
     assert nothing.exit_code == 2
 
 
@@ -592,7 +605,7 @@ def mixed() -> Comparison:
         ],
         ignore_index=True,
     )
-    return compare(
+    return compare_runs(
         runs,
         functions_for(runs),
         "20250101",
@@ -696,7 +709,7 @@ def test_text_says_what_was_compared(mixed: Comparison) -> None:
     assert "fast *" in text and "slower" in text
     assert "fast: the functions that changed most" in text
     assert text.rstrip().endswith("regressed: fast (exit code 1)")
-    one = compare(two_days(repeats=1), NO_FUNCTIONS, "latest")
+    one = compare_runs(two_days(repeats=1), NO_FUNCTIONS, "latest")
     assert render(one).startswith(
         "A: the runs just before latest - 2 runs (fast/20250101_100000, steady/20250101_100100)"
     )
@@ -749,7 +762,7 @@ def test_a_a_comparisons_through_the_whole_pipeline() -> None:
         for day in ("20250101", "20250102"):
             for i, wall in enumerate(noisy_runs(rng, 5)):
                 rows.append(run("e", f"{day}_10000{i}", wall=wall))
-        comparison = compare(
+        comparison = compare_runs(
             frame(rows), NO_FUNCTIONS, "20250101", "20250102", fail_on_regression=0.05
         )
         failures += comparison.exit_code == 1

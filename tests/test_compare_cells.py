@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fixingahole.compare_cells import cell_changes
+from fixingahole.compare import cell_changes
 from tests.factories import cell_rows as rows
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from fixingahole.cli import main
 from fixingahole.commands import count_spread
-from fixingahole.compare import COUNTS, METRICS, compare, judge_counts
+from fixingahole.compare import COUNTS, METRICS, compare_runs, judge_counts
 from fixingahole.instructions import CountRequest, count_instructions
 from fixingahole.manifest import load_manifest
 from fixingahole.record import RunRecord
@@ -238,7 +238,9 @@ def test_compare_by_instructions_states_the_measured_repeatability() -> None:
         counted_run("e", "20250101_110000", 500_000_040, code_hash="sha256:a"),
         counted_run("e", "20250102_100000", 560_000_000, code_hash="sha256:b"),
     ]
-    comparison = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102", metric="instructions")
+    comparison = compare_runs(
+        frame(rows), NO_FUNCTIONS, "20250101", "20250102", metric="instructions"
+    )
     (entry,) = comparison.entries
     assert (entry.verdict, entry.primary) == ("slower", "instructions")
     assert comparison.header.metrics == (*METRICS, *COUNTS)
@@ -246,7 +248,7 @@ def test_compare_by_instructions_states_the_measured_repeatability() -> None:
     assert counts.repeatability == pytest.approx(40 / 500_000_020)
     own = entry.metric("script_instructions")
     assert own.a.median == pytest.approx(400_000_020) and own.judgement.verdict == "slower"
-    gated = compare(
+    gated = compare_runs(
         frame(rows), NO_FUNCTIONS, "20250101", "20250102", metric="instructions",
         fail_on_regression=0.2,
     )  # fmt: skip
@@ -255,9 +257,11 @@ def test_compare_by_instructions_states_the_measured_repeatability() -> None:
 
 def test_runs_without_counts_compare_as_before_and_say_why_not_by_counts() -> None:
     rows = [run("e", "20250101_100000"), run("e", "20250102_100000", code_hash="sha256:b")]
-    plain = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102")
+    plain = compare_runs(frame(rows), NO_FUNCTIONS, "20250101", "20250102")
     assert plain.header.metrics == METRICS
-    by_counts = compare(frame(rows), NO_FUNCTIONS, "20250101", "20250102", metric="instructions")
+    by_counts = compare_runs(
+        frame(rows), NO_FUNCTIONS, "20250101", "20250102", metric="instructions"
+    )
     (entry,) = by_counts.entries
     assert entry.verdict == "~"
     assert any("made without --instructions" in note for note in entry.notes)

@@ -122,10 +122,10 @@ def speedscope(profile: Profile, fixture: str) -> str:
 
 def comparison(store, fmt: str):
     """`fixingahole compare aaaaaaaa bbbbbbbb --lines --format FMT` over the store."""
-    from fixingahole.compare import compare
+    from fixingahole.compare import compare_runs
     from fixingahole.report.comparison import render
 
-    found = compare(
+    found = compare_runs(
         store.runs(),
         store.functions,
         COMMIT_A[:8],

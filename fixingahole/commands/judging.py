@@ -68,7 +68,7 @@ def compare(
     runs = store.runs()
     if runs.empty:
         raise UserError("the store holds no runs yet: profile something first (invoke profile-all)")
-    comparison = comparing.compare(
+    comparison = comparing.compare_runs(
         runs,
         store.functions,
         a,

@@ -11,14 +11,24 @@ the larger side, red where B spends more time, blue where it spends less.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fixingahole import __version__
 from fixingahole.compare import METRIC_LABELS, Comparison, EntryComparison
-from fixingahole.report.flame import Flame, diff_flame, in_seconds, mean_paths, parse_folded
+from fixingahole.report.flame import (
+    Flame,
+    diff_flame,
+    icicle_trace,
+    in_seconds,
+    mean_paths,
+    parse_folded,
+)
 from fixingahole.report.page import render_page
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fixingahole.report.flame import Path as CallPath
 
 CHANGED = ("slower", "faster", "~")
 SIDE_COLOURS = {"A": "rgb(120,130,150)", "B": "rgb(40,100,200)"}
@@ -33,7 +43,9 @@ VERDICT_COLOURS = {
 }
 
 
-def render_compare_page(comparison: Comparison, runs=None, output: Path | None = None) -> str:
+def render_compare_page(
+    comparison: Comparison, runs: pd.DataFrame | None = None, output: Path | None = None
+) -> str:
     """The page; `runs` (the store's runs table) gives the dots, `output` (the folder of the
     run folders) the flame graph; without them the page shows the tables alone."""
     charts = []
@@ -51,8 +63,6 @@ def render_compare_page(comparison: Comparison, runs=None, output: Path | None =
         "compare.html.j2",
         title=f"{header.a.selector or 'before'} vs {header.b.selector}",
         charts=charts,
-        version=__version__,
-        written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         header=header,
         sides=[("A", header.a), ("B", header.b)],
         entries=[_entry_row(entry) for entry in comparison.entries],
@@ -61,24 +71,24 @@ def render_compare_page(comparison: Comparison, runs=None, output: Path | None =
             for g in comparison.geomean
         ],
         ratio_chart=bool(values),
-        flame_entry=costliest.entry if flame is not None else None,
+        flame_entry=costliest.entry if costliest is not None and flame is not None else None,
         functions=[_function_rows(e) for e in comparison.entries if e.functions],
     )
 
 
-def _run_values(runs, comparison: Comparison) -> dict[str, dict[str, float | None]]:
+def _run_values(runs: pd.DataFrame, comparison: Comparison) -> dict[str, dict[str, float | None]]:
     """Run id -> {metric: figure} for the runs the comparison used."""
     wanted = {r for e in comparison.entries for r in (*e.runs_a, *e.runs_b)}
     rows = runs[runs["run_id"].isin(wanted)]
     columns = ["run_id", "status", "wall_s", "cpu_s", "peak_heap_mb", "max_rss_mb"]
     table: dict[str, dict[str, Any]] = {}
     for record in rows[columns].to_dict("records"):
-        table[record["run_id"]] = {k: _number(v) for k, v in record.items() if k != "run_id"}
+        table[record["run_id"]] = {str(k): _number(v) for k, v in record.items() if k != "run_id"}
         table[record["run_id"]]["status"] = record["status"]
     return table
 
 
-def _ratio_chart(comparison: Comparison, values: Mapping[str, Mapping[str, Any]]) -> dict:
+def _ratio_chart(comparison: Comparison, values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """Every run over the median of A, per entry; diamonds at the ratio of medians."""
     data: list[dict[str, Any]] = []
     for side in ("A", "B"):
@@ -163,13 +173,13 @@ def _costliest(comparison: Comparison) -> EntryComparison | None:
     return max(changed, key=moved, default=None)
 
 
-def _entry_flame(entry: EntryComparison, runs, output: Path) -> Flame | None:
+def _entry_flame(entry: EntryComparison, runs: pd.DataFrame, output: Path) -> Flame | None:
     """B's mean call tree against A's, from the run folders; None without stacks."""
     folders = dict(
         zip(runs["run_id"], zip(runs["run_dir"], runs["elapsed_s"], strict=True), strict=True)
     )
 
-    def side(run_ids: Sequence[str]) -> list[dict]:
+    def side(run_ids: Sequence[str]) -> list[dict[CallPath, float]]:
         trees = []
         for run_id in run_ids:
             run_dir, elapsed = folders.get(run_id, (None, 0.0))
@@ -193,14 +203,9 @@ def diff_flame_chart(chart_id: str, flame: Flame) -> dict[str, Any]:
         [file, a, b, b - a, _pct(a, b)]
         for file, a, b in zip(flame.files, flame.total_a, flame.total, strict=True)
     ]
+    larger = [max(a, b) for a, b in zip(flame.self_a, flame.self, strict=True)]
     trace = {
-        "type": "icicle",
-        "ids": flame.ids,
-        "labels": flame.labels,
-        "parents": flame.parents,
-        "values": [max(a, b) for a, b in zip(flame.self_a, flame.self, strict=True)],
-        "branchvalues": "remainder",
-        "customdata": custom,
+        **icicle_trace(flame, larger, "remainder", custom),
         "sort": False,
         "tiling": {"orientation": "v", "flip": "y"},
         "marker": {

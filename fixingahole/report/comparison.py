@@ -18,22 +18,28 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fixingahole.attribution import Attribution
 from fixingahole.compare import (
     COUNTS,
     METRIC_LABELS,
+    CellChange,
     CodeChange,
+    CodeFigures,
     Comparison,
     EntryComparison,
     GeoMean,
     MetricComparison,
     Side,
 )
-from fixingahole.compare_cells import CellChange
 from fixingahole.errors import UserError
 from fixingahole.stats import Figures
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("text", "markdown", "json", "csv", "html")
 UNITS = {
@@ -46,6 +52,10 @@ UNITS = {
 }
 LISTED_RUNS = 6  # the text header names a side's runs when it has at most this many
 FIGURES = ("n", "median", "mean", "std", "min", "max")
+# in the JSON: what functions, lines and cells all carry, then what each adds
+CODE_FIGURES = ("seconds_a", "seconds_b", "delta_seconds", "seconds_pct", "peak_mb_a", "peak_mb_b")
+CHANGE_FIELDS = ("location", "name", "status", *CODE_FIGURES, "delta_peak_mb", "peak_pct")
+CELL_FIELDS = ("cell_a", "cell_b", "first_line", "status", *CODE_FIGURES)
 CSV_COLUMNS = (
     "entry",
     "verdict",
@@ -67,9 +77,17 @@ CSV_COLUMNS = (
     "share_pct",
 )
 ATTRIBUTED = 5  # the text names this many functions behind a change
+# the columns of a function's, line's or cell's figures in the text tables
+CODE_FIGURE_COLUMNS = ("A s", "B s", "change s", "change %", "A peak MB", "B peak MB")
 
 
-def render(comparison: Comparison, fmt: str = "text", *, runs=None, output=None) -> str:
+def render(
+    comparison: Comparison,
+    fmt: str = "text",
+    *,
+    runs: pd.DataFrame | None = None,
+    output: Path | None = None,
+) -> str:
     """The comparison in one of FORMATS. For html, `runs` (the store's runs table) and `output`
     (the folder of the run folders) add every run's dot and the differential flame graph."""
     if fmt == "html":
@@ -125,35 +143,27 @@ def _side_dict(side: Side) -> dict[str, Any]:
     }
 
 
-def _entry_dict(entry: EntryComparison, unit: str) -> dict[str, Any]:
+def _entry_columns(entry: EntryComparison) -> dict[str, Any]:
+    """What the JSON and every CSV row say of an entry first."""
     return {
         "entry": entry.entry,
         "verdict": entry.verdict,
         "primary_metric": entry.primary,
         "code_changed": entry.code_changed,
         "regressed": entry.regressed,
-        "runs": {"a": list(entry.runs_a), "b": list(entry.runs_b)},
-        "notes": list(entry.notes),
-        "metrics": {metric.metric: _metric_dict(metric) for metric in entry.metrics},
-        "functions": [_change_dict(change) for change in entry.functions],
-        "lines": [_change_dict(change) for change in entry.lines],
-        "attribution": [attribution_dict(item, unit) for item in entry.attribution],
-        "cells": [_cell_dict(change) for change in entry.cells],
     }
 
 
-def _cell_dict(change: CellChange) -> dict[str, Any]:
+def _entry_dict(entry: EntryComparison, unit: str) -> dict[str, Any]:
     return {
-        "cell_a": change.cell_a,
-        "cell_b": change.cell_b,
-        "first_line": change.first_line,
-        "status": change.status,
-        "seconds_a": change.seconds_a,
-        "seconds_b": change.seconds_b,
-        "delta_seconds": change.delta_seconds,
-        "seconds_pct": change.seconds_pct,
-        "peak_mb_a": change.peak_mb_a,
-        "peak_mb_b": change.peak_mb_b,
+        **_entry_columns(entry),
+        "runs": {"a": list(entry.runs_a), "b": list(entry.runs_b)},
+        "notes": list(entry.notes),
+        "metrics": {metric.metric: _metric_dict(metric) for metric in entry.metrics},
+        "functions": [_fields(change, CHANGE_FIELDS) for change in entry.functions],
+        "lines": [_fields(change, CHANGE_FIELDS) for change in entry.lines],
+        "attribution": [attribution_dict(item, unit) for item in entry.attribution],
+        "cells": [_fields(change, CELL_FIELDS) for change in entry.cells],
     }
 
 
@@ -181,8 +191,8 @@ def _unit(comparison: Comparison) -> str:
 def _metric_dict(metric: MetricComparison) -> dict[str, Any]:
     judgement = metric.judgement
     return {
-        "a": _figures_dict(metric.a),
-        "b": _figures_dict(metric.b),
+        "a": _fields(metric.a, FIGURES),
+        "b": _fields(metric.b, FIGURES),
         "ratio": judgement.ratio,
         "change_pct": _change(judgement.ratio),
         "p_value": judgement.p_value,
@@ -192,24 +202,9 @@ def _metric_dict(metric: MetricComparison) -> dict[str, Any]:
     }
 
 
-def _figures_dict(figures: Figures) -> dict[str, Any]:
-    return {name: getattr(figures, name) for name in FIGURES}
-
-
-def _change_dict(change: CodeChange) -> dict[str, Any]:
-    return {
-        "location": change.location,
-        "name": change.name,
-        "status": change.status,
-        "seconds_a": change.seconds_a,
-        "seconds_b": change.seconds_b,
-        "delta_seconds": change.delta_seconds,
-        "seconds_pct": change.seconds_pct,
-        "peak_mb_a": change.peak_mb_a,
-        "peak_mb_b": change.peak_mb_b,
-        "delta_peak_mb": change.delta_peak_mb,
-        "peak_pct": change.peak_pct,
-    }
+def _fields(record: object, names: Sequence[str]) -> dict[str, Any]:
+    """The named attributes of a record, in that order, as JSON-ready data."""
+    return {name: getattr(record, name) for name in names}
 
 
 def _change(ratio: float | None) -> float | None:
@@ -221,15 +216,12 @@ def _csv(comparison: Comparison) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for entry in comparison.entries:
+        columns = _entry_columns(entry)  # on each of its rows
         for metric in entry.metrics:
             judgement = metric.judgement
             writer.writerow(
                 {
-                    "entry": entry.entry,
-                    "verdict": entry.verdict,
-                    "primary_metric": entry.primary,
-                    "code_changed": entry.code_changed,
-                    "regressed": entry.regressed,
+                    **columns,
                     "metric": metric.metric,
                     "metric_verdict": judgement.verdict,
                     **{f"a_{name}": getattr(metric.a, name) for name in FIGURES},
@@ -243,11 +235,7 @@ def _csv(comparison: Comparison) -> str:
         for item in entry.attribution:
             writer.writerow(
                 {
-                    "entry": entry.entry,
-                    "verdict": entry.verdict,
-                    "primary_metric": entry.primary,
-                    "code_changed": entry.code_changed,
-                    "regressed": entry.regressed,
+                    **columns,
                     "metric": "function",
                     "metric_verdict": item.verdict,
                     "p_value": item.p_value,
@@ -367,7 +355,7 @@ def _side_summary(side: Side) -> str:
 
 
 def _geomean_rows(geomean: tuple[GeoMean, ...]) -> list[list[str]]:
-    rows = []
+    rows: list[list[str]] = []
     for row in geomean:
         if row.ratio is None:
             continue
@@ -394,15 +382,10 @@ def _changes_table(changes: tuple[CodeChange, ...], kind: str, markdown: bool) -
     cell = _escape if markdown else str
     rows = [
         [
-            cell(change.name if kind == "functions" else change.location),
+            cell(str(change.name) if kind == "functions" else change.location),
             cell(change.location) if kind == "functions" else "",
             change.status,
-            f"{change.seconds_a:.3g}",
-            f"{change.seconds_b:.3g}",
-            f"{change.delta_seconds:+.3g}",
-            _signed_pct(change.seconds_pct),
-            f"{change.peak_mb_a:.4g}",
-            f"{change.peak_mb_b:.4g}",
+            *_code_figure_cells(change),
             f"{change.delta_peak_mb:+.4g}",
         ]
         for change in changes
@@ -411,12 +394,7 @@ def _changes_table(changes: tuple[CodeChange, ...], kind: str, markdown: bool) -
         "function" if kind == "functions" else "line",
         "location" if kind == "functions" else "",
         "status",
-        "A s",
-        "B s",
-        "change s",
-        "change %",
-        "A peak MB",
-        "B peak MB",
+        *CODE_FIGURE_COLUMNS,
         "change MB",
     ]
     if kind == "lines":
@@ -437,19 +415,25 @@ def _cells_table(changes: tuple[CellChange, ...], markdown: bool) -> str:
             "" if change.cell_b is None else str(change.cell_b),
             change.status,
             cell(change.first_line[:40]),
-            f"{change.seconds_a:.3g}",
-            f"{change.seconds_b:.3g}",
-            f"{change.delta_seconds:+.3g}",
-            _signed_pct(change.seconds_pct),
-            f"{change.peak_mb_a:.4g}",
-            f"{change.peak_mb_b:.4g}",
+            *_code_figure_cells(change),
         ]
         for change in changes
     ]
-    columns = ["A cell", "B cell", "source", "first line", "A s", "B s", "change s", "change %"]
-    columns += ["A peak MB", "B peak MB"]
+    columns = ["A cell", "B cell", "source", "first line", *CODE_FIGURE_COLUMNS]
     table_format = "github" if markdown else "simple"
     return tabulate(rows, headers=columns, tablefmt=table_format, disable_numparse=True)
+
+
+def _code_figure_cells(figures: CodeFigures) -> list[str]:
+    """The cells of CODE_FIGURE_COLUMNS: seconds on each side and their change, peak MB."""
+    return [
+        f"{figures.seconds_a:.3g}",
+        f"{figures.seconds_b:.3g}",
+        f"{figures.delta_seconds:+.3g}",
+        _signed_pct(figures.seconds_pct),
+        f"{figures.peak_mb_a:.4g}",
+        f"{figures.peak_mb_b:.4g}",
+    ]
 
 
 def _outcome(comparison: Comparison) -> str:

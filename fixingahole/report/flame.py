@@ -4,13 +4,15 @@ A `Flame` is the tree as flat columns, the shape plotly's icicle chart draws: no
 path), labels (the function), parents, and inclusive and self weights in seconds. A folded line's
 samples become seconds as a share of the run's samples times its elapsed time, so that runs of
 different lengths and sample counts can be set side by side. `diff_flame` merges two sides (each
-the mean over its runs) into one tree whose nodes carry both weights.
+the mean over its runs) into one tree whose nodes carry both weights. `icicle_trace` is what every
+page's flame graph gives plotly of the tree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 Path = tuple[str, ...]  # frames, outermost first, each `name (file)`
 ROOT = "all"
@@ -31,6 +33,22 @@ class Flame:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def icicle_trace(
+    flame: Flame, values: Sequence[float], branchvalues: str, customdata: Sequence[Sequence[Any]]
+) -> dict[str, Any]:
+    """An icicle trace's tree, its values (plotly's `branchvalues`: "total" when a value includes
+    the children's, "remainder" when it does not) and hover data; the page adds its style."""
+    return {
+        "type": "icicle",
+        "ids": flame.ids,
+        "labels": flame.labels,
+        "parents": flame.parents,
+        "values": values,
+        "branchvalues": branchvalues,
+        "customdata": customdata,
+    }
 
 
 def parse_folded(text: str) -> dict[Path, int]:

@@ -333,9 +333,6 @@ def _dots(
 
 def render_history_page(history: History) -> str:
     """The interactive page."""
-    from datetime import timezone
-
-    from fixingahole import __version__
     from fixingahole.report.page import render_page
 
     chart = {"id": "history-chart", **history_figure(history)}
@@ -343,8 +340,6 @@ def render_history_page(history: History) -> str:
         "history.html.j2",
         title=f"{history.entry}: {history.label} over its runs",
         charts=[chart],
-        version=__version__,
-        written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         history=history,
         table=_version_rows(history),
     )

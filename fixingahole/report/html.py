@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from fixingahole import __version__
 from fixingahole.locations import Locator
 from fixingahole.record import CellRow, FunctionRow, RunRecord, RunStatus
 from fixingahole.report import reported_files
-from fixingahole.report.flame import Flame, build_flame, in_seconds, parse_folded
+from fixingahole.report.flame import Flame, build_flame, icicle_trace, in_seconds, parse_folded
 from fixingahole.report.folded import render_folded
 from fixingahole.report.page import render_page
 from fixingahole.scalene_output import FileStat, LineStat, Profile
@@ -65,8 +63,6 @@ def render_run_page(record: RunRecord, profile: Profile, locator: Locator) -> st
         "run.html.j2",
         title=f"{record.entry}: {record.run_id}",
         charts=charts,
-        version=__version__,
-        written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         banner=_banner(record.status, record.error),
         status=record.status.value,
         command=record.command,
@@ -272,13 +268,7 @@ def flame_chart(chart_id: str, flame: Flame) -> dict[str, Any]:
         for file, total, own in zip(flame.files, flame.total, flame.self, strict=True)
     ]
     trace = {
-        "type": "icicle",
-        "ids": flame.ids,
-        "labels": flame.labels,
-        "parents": flame.parents,
-        "values": flame.total,
-        "branchvalues": "total",
-        "customdata": custom,
+        **icicle_trace(flame, flame.total, "total", custom),
         "tiling": {"orientation": "v", "flip": "y"},
         "sort": False,
         "marker": {"colors": [_file_colour(f) for f in flame.files]},

@@ -19,9 +19,11 @@ import json
 import os
 import threading
 from contextlib import suppress
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fixingahole import __version__
 from fixingahole.errors import UserError
 
 if TYPE_CHECKING:
@@ -112,12 +114,15 @@ def render_page(template: str, title: str, charts: list[dict[str, Any]], **conte
     """A whole page: `template` (extending base.html.j2) with its charts and the shared assets.
 
     Each chart is `{"id": <div id>, "data": [...], "layout": {...}}`; the page draws them once
-    plotly.js is unpacked, and sets `data-ready` on `<body>` when they are drawn."""
+    plotly.js is unpacked, and sets `data-ready` on `<body>` when they are drawn. The footer
+    names fixing-a-hole's version and when the page was written."""
     require_html()
     env = _environment()
     return env.get_template(template).render(
         title=title,
         charts=charts,
+        version=__version__,
+        written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         style=(TEMPLATES / "page.css").read_text(encoding="utf-8"),
         script=(TEMPLATES / "page.js").read_text(encoding="utf-8"),
         plotly=plotly_bundle() if charts else "",

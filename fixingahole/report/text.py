@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fixingahole.cells import CellStat
 from fixingahole.locations import Locator
-from fixingahole.options import PRECISION_MAX, allocation_window
+from fixingahole.options import LOG_LEVELS, PRECISION_MAX, allocation_window
 from fixingahole.record import RunRecord, RunStatus
 from fixingahole.report import reported_profile
 from fixingahole.scalene_output import FileStat, Frame, FunctionStat, LineStat, Profile, StackSample
@@ -31,7 +31,7 @@ STACK_PATHS = 5
 CELL_SOURCE_WIDTH = 44  # a cell's first line is cut to this many characters in the cell sections
 AWAIT_LINES = 5
 ASYNC_NOTE = "an asyncio event loop ran; await time not shown (add --async)"
-LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+SEVERITY = tuple(reversed(LOG_LEVELS))  # most severe first
 NO_SAMPLES = (
     "Scalene collected no samples.",
     "This usually means the program finished before Scalene took its first sample (runs",
@@ -217,7 +217,7 @@ def _count(n: int, noun: str) -> str:
 
 def _log_counts(counts: dict[str, int]) -> str:
     """`4 WARNING, 1 ERROR`, most severe first."""
-    order = {level: i for i, level in enumerate(LOG_LEVELS)}
+    order = {level: i for i, level in enumerate(SEVERITY)}
     levels = sorted((k for k, n in counts.items() if n), key=lambda k: (order.get(k, 99), k))
     return ", ".join(f"{counts[level]} {level}" for level in levels)
 

@@ -17,36 +17,24 @@ from __future__ import annotations
 
 import difflib
 import statistics
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+
+from fixingahole.compare.changes import CodeFigures, Sides
 
 _Key = tuple[str, int]  # (source hash, occurrence of that source in the notebook)
 
 
 @dataclass(frozen=True)
-class CellChange:
+class CellChange(CodeFigures):
     """One cell of a notebook entry on both sides."""
 
     cell_a: int | None  # its number on A; None when only B has it
     cell_b: int | None
     first_line: str  # as B has it (A's when gone)
     status: str  # same | changed | new | gone
-    seconds_a: float
-    seconds_b: float
-    peak_mb_a: float
-    peak_mb_b: float
-
-    @property
-    def delta_seconds(self) -> float:
-        """B minus A, in seconds."""
-        return self.seconds_b - self.seconds_a
-
-    @property
-    def seconds_pct(self) -> float | None:
-        """The change in seconds as a percentage of A; None when A is 0."""
-        return None if self.seconds_a == 0 else self.delta_seconds / self.seconds_a * 100
 
 
 @dataclass(frozen=True)
@@ -60,9 +48,7 @@ class _Side:
     peaks: dict[_Key, float]
 
 
-def cell_changes(
-    table: pd.DataFrame, sides: Mapping[str, tuple[str, str]]
-) -> dict[str, tuple[CellChange, ...]]:
+def cell_changes(table: pd.DataFrame, sides: Sides) -> dict[str, tuple[CellChange, ...]]:
     """Per notebook entry, its cells matched across the sides (`sides`: run id -> (entry, a|b))."""
     table = table[table["run_id"].isin(list(sides))]
     runs: dict[tuple[str, str], dict[str, list[tuple[_Key, int, str, float, float]]]] = {}
@@ -98,7 +84,7 @@ def _run_cells(rows: pd.DataFrame) -> list[tuple[_Key, int, str, float, float]]:
     return cells
 
 
-def _num(value: object) -> float:
+def _num(value: Any) -> float:  # a figure of the cells table, or missing
     return 0.0 if value is None or pd.isna(value) else float(value)
 
 
