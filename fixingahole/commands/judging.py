@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fixingahole.commands.arguments import (
     ENTRIES,
@@ -26,6 +26,9 @@ from fixingahole.commands.arguments import (
 )
 from fixingahole.commands.profiling import _manifest_path, _run_entries_in
 from fixingahole.errors import UserError
+
+if TYPE_CHECKING:
+    from fixingahole.settings import Settings
 
 BEFORE = "before"  # as compare's first selector: "the runs just before the second one"
 
@@ -125,7 +128,9 @@ def bisect(
     store = Store(store_dir(settings))
     overrides = {"mode": "memory"} if metric == "memory" else {}
 
-    def profile(tree_settings, tree_manifest: Path, count: int) -> list[tuple[str, dict]]:
+    def profile(
+        tree_settings: Settings, tree_manifest: Path, count: int
+    ) -> list[tuple[str, dict[str, Any]]]:
         result = _run_entries_in(
             tree_settings, overrides, tree_manifest, (entry,), (), count, top=0, out=sys.stderr
         )
