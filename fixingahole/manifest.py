@@ -51,16 +51,11 @@ class Entry:
         entry's own, like --ignore adds to the configured ones.
         """
         given = {key: value for key, value in cli_values.items() if value is not None}
-        repeat = given.pop("repeat", self.repeat)
+        repeat = _check_repeat(given.pop("repeat", self.repeat))
+        options = self.options.updated(**given)
         if "ignore" in given:
-            given["ignore"] = (*self.options.ignore, *given["ignore"])
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            raise UserError(
-                f"repeat: must be a whole number of at least 1, got {show_value(repeat)}"
-            )
-        return dataclasses.replace(
-            self, options=dataclasses.replace(self.options, **given), repeat=repeat
-        )
+            options = options.updated(ignore=(*self.options.ignore, *options.ignore))
+        return dataclasses.replace(self, options=options, repeat=repeat)
 
 
 @dataclass(frozen=True)
@@ -204,10 +199,27 @@ def _table(data: Mapping[str, object], key: str, problems: _Problems) -> dict[st
     return {}
 
 
+@dataclass(frozen=True)
+class _Values:
+    """The valid values of [defaults] or of one entry, in normal form; None: not given."""
+
+    repeat: int | None = None
+    tags: tuple[str, ...] | None = None
+    options: Mapping[str, object] = dataclasses.field(default_factory=dict)  # field -> value
+
+    def over(self, shared: _Values) -> _Values:
+        """These values, with the `shared` ones where these give none."""
+        return _Values(
+            repeat=self.repeat if self.repeat is not None else shared.repeat,
+            tags=self.tags if self.tags is not None else shared.tags,
+            options={**shared.options, **self.options},
+        )
+
+
 def _entry(
     name: str,
     table: object,
-    shared: dict[str, object],
+    shared: _Values,
     folder: Path,
     settings: Settings,
     problems: _Problems,
@@ -223,25 +235,23 @@ def _entry(
     if not isinstance(table, dict):
         problems.add(f"{where}: must be a table with a path, got {show_value(table)}")
         return None
-    values = {**shared, **_values(table, ENTRY_KEYS, where, folder, problems)}
+    values = _values(table, ENTRY_KEYS, where, folder, problems).over(shared)
+    path = None
     if "path" not in table:
         problems.add(f"{where} path: missing; give the script or notebook to profile")
     elif isinstance(table["path"], str):
         try:
-            values["path"] = find_target(table["path"], settings, cwd=folder)
+            path = find_target(table["path"], settings, cwd=folder)
         except UserError as error:
             problems.add(f"{where} path: {error}")
-    if len(problems.lines) > count:
+    if path is None or len(problems.lines) > count:  # no path: a problem was noted
         return None
-    options = ProfileOptions(
-        **{option_field(key): values[key] for key in OPTION_KEYS if key in values}
-    )
     return Entry(
         name=name,
-        path=values["path"],
-        options=options,
-        repeat=values.get("repeat", 1),
-        tags=values.get("tags", ()),
+        path=path,
+        options=ProfileOptions.from_values(**values.options),
+        repeat=values.repeat if values.repeat is not None else 1,
+        tags=values.tags if values.tags is not None else (),
     )
 
 
@@ -251,36 +261,53 @@ def _values(
     where: str,
     folder: Path,
     problems: _Problems,
-) -> dict[str, object]:
+) -> _Values:
     """The table's values that are valid, in normal form; a problem noted for each other one."""
-    values: dict[str, object] = {}
+    repeat: int | None = None
+    tags: tuple[str, ...] | None = None
+    options: dict[str, object] = {}
     for key, value in table.items():
         if key not in known:
             problems.unknown_key(where, key, known)
             continue
         try:
-            values[key] = _check(key, value, folder)
+            if key == "path":
+                _check_path(value)  # resolved with the whole entry
+            elif key == "repeat":
+                repeat = _check_repeat(value)
+            elif key == "tags":
+                tags = _check_tags(value)
+            else:
+                options[option_field(key)] = _check_option(key, value, folder)
         except UserError as error:
             problems.add(f"{where} {error}")
-    return values
+    return _Values(repeat=repeat, tags=tags, options=options)
 
 
-def _check(key: str, value: object, folder: Path) -> object:
-    """One manifest value in normal form; UserError '<key>: must be ..., got ...' if invalid."""
-    if key == "path":
-        if not isinstance(value, str) or not value.strip():
-            raise UserError(f"path: must be a file path (a string), got {show_value(value)}")
-        return value  # resolved with the whole entry
-    if key == "repeat":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UserError(
-                f"repeat: must be a whole number of at least 1, got {show_value(value)}"
-            )
-        return value
-    if key == "tags":
-        if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
-            raise UserError(f"tags: must be a list of non-empty strings, got {show_value(value)}")
-        return tuple(value)
+def _check_path(value: object) -> str:
+    """An entry's path as written; UserError if it is not a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"path: must be a file path (a string), got {show_value(value)}")
+    return value
+
+
+def _check_repeat(value: object) -> int:
+    """How many times to profile; UserError unless a whole number of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"repeat: must be a whole number of at least 1, got {show_value(value)}")
+    return value
+
+
+def _check_tags(value: object) -> tuple[str, ...]:
+    """An entry's tags; UserError unless a list of non-empty strings."""
+    if not isinstance(value, list) or not all(isinstance(t, str) and t for t in value):
+        raise UserError(f"tags: must be a list of non-empty strings, got {show_value(value)}")
+    return tuple(value)
+
+
+def _check_option(key: str, value: object, folder: Path) -> object:
+    """One option's value in normal form (cwd relative to the manifest's folder); UserError
+    '<key>: must be ..., got ...' if invalid."""
     if key == "cwd" and isinstance(value, str) and value.strip():
         cwd = Path(os.path.abspath(folder / Path(value).expanduser()))
         if not cwd.is_dir():

@@ -338,7 +338,14 @@ class ProfileOptions:
     @classmethod
     def from_values(cls, **values: object) -> ProfileOptions:
         """Options from keyword values where None means "not given" (the default applies)."""
-        return cls(**{name: value for name, value in values.items() if value is not None})  # type: ignore[arg-type]
+        return _DEFAULTS.updated(**values)
+
+    def updated(self, **values: object) -> ProfileOptions:
+        """These options with keyword values on top, where None means "not given"."""
+        given = {name: value for name, value in values.items() if value is not None}
+        # The values are not yet checked (object): __post_init__ checks each one and gives it
+        # its field's type, or raises a UserError, so the fields' types hold once it is made.
+        return replace(self, **given)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         """Check every value, and store it in its normal form (tuples, upper-case level, ...)."""

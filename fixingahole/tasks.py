@@ -25,8 +25,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from invoke import Collection, Context, Exit, Task
-from invoke.parser import Argument as InvokeArgument
+# From their modules: the package re-exports them without saying so, which mypy (strict) refuses.
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.parser.argument import Argument as InvokeArgument
+from invoke.tasks import Task
 
 from fixingahole.commands import COMMANDS, Command
 from fixingahole.commands.arguments import Argument, Shape
@@ -159,7 +163,9 @@ def _key(flag: Flag) -> str:
     return flag.name[2:].replace("-", "_")
 
 
-def _values(command: Command, given: Mapping[str, Any], config: Mapping[str, Any]) -> dict:
+def _values(
+    command: Command, given: Mapping[str, Any], config: Mapping[str, Any]
+) -> dict[str, Any]:
     """The command's values from the task's keywords, as the CLI's parser gives them."""
     values = {argument.dest: _value(command, argument, given) for argument in command.arguments}
     for key, dest in CONFIG_DEFAULTS:

@@ -50,6 +50,14 @@ def test_from_values_treats_none_as_not_given() -> None:
     assert options == ProfileOptions(mode="memory", timeout=5.0)
 
 
+def test_updated_keeps_what_is_not_given_and_checks_what_is() -> None:
+    options = ProfileOptions(mode="memory", precision=3, args=("x",))
+    updated = options.updated(precision=None, log_level="debug", args=["y", "z"])
+    assert updated == ProfileOptions(mode="memory", precision=3, log_level="DEBUG", args=("y", "z"))
+    with pytest.raises(UserError, match="precision: must be from -10 to 10, got 11"):
+        options.updated(precision=11)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fixingahole.commands.arguments import (
     ENTRIES,
@@ -27,6 +27,9 @@ from fixingahole.commands.arguments import (
 from fixingahole.commands.profiling import _manifest_path, _run_entries_in
 from fixingahole.errors import UserError
 from fixingahole.record import RunRecord
+
+if TYPE_CHECKING:
+    from fixingahole.settings import Settings
 
 BEFORE = "before"  # as compare's first selector: "the runs just before the second one"
 
@@ -126,7 +129,7 @@ def bisect(
     store = Store(store_dir(settings))
     overrides = {"mode": "memory"} if metric == "memory" else {}
 
-    def profile(tree_settings, tree_manifest: Path, count: int) -> list[RunRecord]:
+    def profile(tree_settings: Settings, tree_manifest: Path, count: int) -> list[RunRecord]:
         result = _run_entries_in(
             tree_settings, overrides, tree_manifest, (entry,), (), count, top=0, out=sys.stderr
         )

@@ -12,7 +12,7 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from fixingahole.commands.arguments import (
     MANIFEST,
@@ -31,6 +31,13 @@ from fixingahole.commands.arguments import (
 )
 from fixingahole.errors import UserError
 from fixingahole.record import RunStatus
+
+if TYPE_CHECKING:  # imported where used, so that `fixingahole --help` stays quick
+    from fixingahole.batch import BatchResult, Job
+    from fixingahole.manifest import Entry
+    from fixingahole.options import ProfileOptions
+    from fixingahole.profile_run import RunOutcome
+    from fixingahole.settings import Settings
 
 DEFAULT_MANIFEST = "profiles.toml"
 
@@ -100,8 +107,6 @@ def profile_all(
         top=top,
         cluster=True,
     )
-    if result is None:
-        return 0
     if result.outcomes:
         print()
         print(summary_table(result))
@@ -187,9 +192,9 @@ def _run_entries(
     dry_run: bool = False,
     top: int = 10,
     cluster: bool = False,
-):
-    """Plan and run the selected entries (on the configured Dask scheduler with `cluster`); None
-    for a dry run (the plan is printed instead)."""
+) -> BatchResult:
+    """Plan and run the selected entries (on the configured Dask scheduler with `cluster`); for a
+    dry run the plan is printed instead, and the result has no outcomes."""
     settings = where.settings()
     return _run_entries_in(
         settings,
@@ -206,7 +211,7 @@ def _run_entries(
 
 
 def _run_entries_in(
-    settings,
+    settings: Settings,
     overrides: Mapping[str, Any],
     manifest_path: Path,
     only: Sequence[str],
@@ -218,10 +223,10 @@ def _run_entries_in(
     top: int = 10,
     out: TextIO | None = None,
     scheduler: str | None = None,
-):
+) -> BatchResult:
     """`_run_entries` with the settings and the manifest given; run lines go to `out`; runs go
     to the Dask cluster at `scheduler` when one is given."""
-    from fixingahole.batch import plan, run_batch
+    from fixingahole.batch import BatchResult, plan, run_batch
     from fixingahole.manifest import load_manifest, select
     from fixingahole.profile_run import profile_target
 
@@ -239,13 +244,14 @@ def _run_entries_in(
                 f"[{i}/{len(jobs)}] {job.entry.name} (round {job.round}/{job.rounds}): "
                 f"{commands[job.entry.name]}"
             )
-        return None
+        return BatchResult()  # nothing ran
     if any(e.options.instructions for e in entries):
         from fixingahole.instructions import find_valgrind
 
         find_valgrind()  # before the first run, not after the entries without --instructions
 
-    def run_one(job, settings=settings, **extra):  # a Dask worker: its folder, stop, workdir
+    # A Dask worker passes `settings`, and as `extra` its `stop` event and `workdir`.
+    def run_one(job: Job, settings: Settings = settings, **extra: Any) -> RunOutcome:
         return profile_target(
             job.entry.path,
             job.entry.options,
@@ -269,7 +275,7 @@ def _run_entries_in(
     )
 
 
-def command_line(target: Path, options, root: Path) -> str:
+def command_line(target: Path, options: ProfileOptions, root: Path) -> str:
     """The `fixingahole profile` command that reproduces a profile with these options."""
     from fixingahole.settings import display_path
 
@@ -282,18 +288,20 @@ def _could_be_entry(name: str) -> bool:
     return "/" not in name and os.sep not in name and not name.endswith((".py", ".ipynb"))
 
 
-def _manifest_path(manifest: Path | None, settings) -> Path:
+def _manifest_path(manifest: Path | None, settings: Settings) -> Path:
     return Path(manifest) if manifest else settings.root / DEFAULT_MANIFEST
 
 
-def _estimates(settings, entries) -> dict[str, float]:
+def _estimates(settings: Settings, entries: Sequence[Entry]) -> dict[str, float]:
     """Median wall time of each entry's earlier successful runs, for the batch's time estimate."""
     from fixingahole.profile_run import store_dir
     from fixingahole.store import Store
 
     runs = Store(store_dir(settings)).runs(entries=[e.name for e in entries])
     ok = runs[runs["status"] == RunStatus.OK.value]
-    return ok.groupby("entry")["wall_s"].median().to_dict()
+    # pandas is not typed here: the frame is Any, and its medians by entry are floats
+    medians: dict[str, float] = ok.groupby("entry")["wall_s"].median().to_dict()
+    return medians
 
 
 PROFILE = Command(

@@ -183,9 +183,10 @@ def _peak(heap: float | None, rss: float | None) -> str:
     return f"{rss:.1f} RSS" if _known(rss) else "-"
 
 
-def _commit(commit: str | None, dirty: bool | None) -> str:
-    """A short commit, `+` when the tree had uncommitted changes; blank outside git."""
-    if not _known(commit):
+def _commit(commit: object, dirty: object) -> str:
+    """A short commit, `+` when the tree had uncommitted changes; blank outside git (None, NaN
+    or NA: the store's cells)."""
+    if not isinstance(commit, str) or not _known(commit):
         return ""
     return commit[:10] + ("+" if _known(dirty) and dirty else "")
 
