@@ -27,7 +27,6 @@ from fixingahole.compare.comparison import (
     Side,
     compare_runs,
 )
-from fixingahole.compare.runs import MEASURING_OPTIONS
 from fixingahole.compare.verdicts import (
     COUNTS,
     METRIC_LABELS,
@@ -38,6 +37,7 @@ from fixingahole.compare.verdicts import (
     judge_counts,
     judge_metric,
 )
+from fixingahole.options import MEASURING_OPTIONS
 
 __all__ = [
     "COUNTS",
