@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from fixingahole.errors import UserError
 
@@ -76,9 +76,41 @@ def worst_exit_code(statuses: Iterable[RunStatus]) -> int:
 
 # -- rows ----------------------------------------------------------------------------------------
 
+_READ = {  # a row field's annotation -> the _Reader method that reads it
+    "str": "text",
+    "str | None": "optional_text",
+    "int": "integer",
+    "int | None": "optional_integer",
+    "float": "number",
+    "float | None": "optional_number",
+    "bool | None": "optional_flag",
+}
+_Row = TypeVar("_Row", bound="_PlainRow")
+
+
+class _PlainRow:
+    """A row of plain JSON values: its keys are its fields' names, in their order."""
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_json(cls: type[_Row], row: _Reader) -> _Row:
+        return cls(**_plain_fields(cls, row))
+
+
+def _plain_fields(row_type: type[_PlainRow], row: _Reader) -> dict[str, Any]:
+    """The row's plain fields, each read by its kind (one that may be null may be missing)."""
+    fields = dataclasses.fields(row_type)  # type: ignore[arg-type]
+    return {
+        f.name: getattr(row, _READ[str(f.type)])(f.name) for f in fields if str(f.type) in _READ
+    }
+
 
 @dataclass(frozen=True, slots=True)
-class FunctionRow:
+class FunctionRow(_PlainRow):
     """A reported function: self time (its own lines), time with callees, memory."""
 
     file: str
@@ -89,41 +121,12 @@ class FunctionRow:
     seconds: float
     peak_mb: float
     malloc_mb: float
-    total_percent: float | None = None  # with callees; None without stacks
+    total_percent: float | None = None  # with callees; None without stacks (or before totals)
     total_seconds: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "name": self.name,
-            "lineno": self.lineno,
-            "location": self.location,
-            "percent": self.percent,
-            "seconds": self.seconds,
-            "peak_mb": self.peak_mb,
-            "malloc_mb": self.malloc_mb,
-            "total_percent": self.total_percent,
-            "total_seconds": self.total_seconds,
-        }
-
-    @classmethod
-    def from_json(cls, row: _Reader) -> FunctionRow:
-        return cls(
-            file=row.text("file"),
-            name=row.text("name"),
-            lineno=row.integer("lineno"),
-            location=row.text("location"),
-            percent=row.number("percent"),
-            seconds=row.number("seconds"),
-            peak_mb=row.number("peak_mb"),
-            malloc_mb=row.number("malloc_mb"),
-            total_percent=row.optional_number("total_percent"),  # written since the totals
-            total_seconds=row.optional_number("total_seconds"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
-class LineRow:
+class LineRow(_PlainRow):
     """A reported line with any time or memory."""
 
     file: str
@@ -134,32 +137,9 @@ class LineRow:
     peak_mb: float
     malloc_mb: float
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "lineno": self.lineno,
-            "location": self.location,
-            "percent": self.percent,
-            "seconds": self.seconds,
-            "peak_mb": self.peak_mb,
-            "malloc_mb": self.malloc_mb,
-        }
-
-    @classmethod
-    def from_json(cls, row: _Reader) -> LineRow:
-        return cls(
-            file=row.text("file"),
-            lineno=row.integer("lineno"),
-            location=row.text("location"),
-            percent=row.number("percent"),
-            seconds=row.number("seconds"),
-            peak_mb=row.number("peak_mb"),
-            malloc_mb=row.number("malloc_mb"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class LeakRow:
+class LeakRow(_PlainRow):
     """A line Scalene suspects of leaking."""
 
     file: str
@@ -167,25 +147,6 @@ class LeakRow:
     location: str
     likelihood: float  # 0..1
     velocity_mb_s: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "lineno": self.lineno,
-            "location": self.location,
-            "likelihood": self.likelihood,
-            "velocity_mb_s": self.velocity_mb_s,
-        }
-
-    @classmethod
-    def from_json(cls, row: _Reader) -> LeakRow:
-        return cls(
-            file=row.text("file"),
-            lineno=row.integer("lineno"),
-            location=row.text("location"),
-            likelihood=row.number("likelihood"),
-            velocity_mb_s=row.number("velocity_mb_s"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +165,7 @@ class CellLine:
 
 
 @dataclass(frozen=True, slots=True)
-class CellRow:
+class CellRow(_PlainRow):
     """A notebook's code cell: time while it ran, its lines' memory, its source's hash."""
 
     cell: int  # the cell's number among the code cells
@@ -214,56 +175,28 @@ class CellRow:
     seconds: float
     peak_mb: float
     malloc_mb: float
-    lines: tuple[CellLine, ...] = ()
+    lines: tuple[CellLine, ...] = ()  # its lines with any time or memory
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "cell": self.cell,
-            "first_line": self.first_line,
-            "hash": self.hash,
-            "percent": self.percent,
-            "seconds": self.seconds,
-            "peak_mb": self.peak_mb,
-            "malloc_mb": self.malloc_mb,
-            "lines": [line.to_json() for line in self.lines],
-        }
+        return {**_PlainRow.to_json(self), "lines": [line.to_json() for line in self.lines]}
 
     @classmethod
     def from_json(cls, row: _Reader) -> CellRow:
-        return cls(
-            cell=row.integer("cell"),
-            first_line=row.text("first_line"),
-            hash=row.text("hash"),
-            percent=row.number("percent"),
-            seconds=row.number("seconds"),
-            peak_mb=row.number("peak_mb"),
-            malloc_mb=row.number("malloc_mb"),
-            lines=tuple(CellLine.from_json(line) for line in row.rows("lines")),
-        )
+        lines = tuple(CellLine.from_json(line) for line in row.rows("lines"))
+        return cls(**_plain_fields(cls, row), lines=lines)
 
 
 @dataclass(frozen=True, slots=True)
-class GitInfo:
+class GitInfo(_PlainRow):
     """The git work tree of the profiled file (`provenance.git_info`)."""
 
     commit: str | None  # None before the first commit
     branch: str | None  # None on a detached HEAD
     dirty: bool | None  # a tracked file differs from HEAD
 
-    def to_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "branch": self.branch, "dirty": self.dirty}
-
-    @classmethod
-    def from_json(cls, row: _Reader) -> GitInfo:
-        return cls(
-            commit=row.optional_text("commit"),
-            branch=row.optional_text("branch"),
-            dirty=row.optional_flag("dirty"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class Environment:
+class Environment(_PlainRow):
     """Where the run ran (`provenance.environment`); None where a fact was not found."""
 
     python: str | None = None
@@ -272,13 +205,6 @@ class Environment:
     host: str | None = None
     platform: str | None = None
     cpu: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-
-    @classmethod
-    def from_json(cls, row: _Reader) -> Environment:
-        return cls(**{f.name: row.optional_text(f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
