@@ -29,13 +29,10 @@ if TYPE_CHECKING:
     from fixingahole.functions import Scope
 
 
-@dataclass(frozen=True)
-class LineStat:
-    """One source line of a profiled file."""
+@dataclass(frozen=True, kw_only=True)
+class CodeStat:
+    """The CPU and memory figures Scalene gives a line and a function alike."""
 
-    file: str
-    lineno: int
-    source: str
     python_percent: float = 0.0
     native_percent: float = 0.0
     system_percent: float = 0.0
@@ -45,37 +42,32 @@ class LineStat:
     python_fraction: float = 0.0  # share of the allocations made by Python code, 0..1
     usage_fraction: float = 0.0  # share of all allocated memory, 0..1
     copy_mb_s: float = 0.0
-    timeline: tuple[float, ...] = ()  # footprint in MB at this line's memory samples
-    await_percent: float = 0.0  # time tasks spent suspended here, in percent (Scalene --async)
 
     @property
     def percent(self) -> float:
-        """Total CPU percent: Python + native + system."""
+        """CPU percent (a function's self time): Python + native + system."""
         return self.python_percent + self.native_percent + self.system_percent
 
 
-@dataclass(frozen=True)
-class FunctionStat:
+@dataclass(frozen=True, kw_only=True)
+class LineStat(CodeStat):
+    """One source line of a profiled file."""
+
+    file: str
+    lineno: int
+    source: str
+    timeline: tuple[float, ...] = ()  # footprint in MB at this line's memory samples
+    await_percent: float = 0.0  # time tasks spent suspended here, in percent (Scalene --async)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionStat(CodeStat):
     """A function's self time and memory (its own lines), and its total time with callees."""
 
     file: str
     name: str  # qualified name
     lineno: int
-    python_percent: float = 0.0
-    native_percent: float = 0.0
-    system_percent: float = 0.0
-    peak_mb: float = 0.0
-    malloc_mb: float = 0.0
-    avg_mb: float = 0.0
-    python_fraction: float = 0.0
-    usage_fraction: float = 0.0
-    copy_mb_s: float = 0.0
     total_percent: float | None = None  # with callees, from the stacks; None without stacks
-
-    @property
-    def percent(self) -> float:
-        """Self CPU percent: Python + native + system."""
-        return self.python_percent + self.native_percent + self.system_percent
 
 
 @dataclass(frozen=True)
