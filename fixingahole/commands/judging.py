@@ -24,7 +24,7 @@ from fixingahole.commands.arguments import (
     tags_option,
     threshold_option,
 )
-from fixingahole.commands.profiling import _manifest_path, _run_entries_in
+from fixingahole.commands.profiling import _manifest_path, run_entries
 from fixingahole.errors import UserError
 from fixingahole.record import RunRecord
 
@@ -130,7 +130,7 @@ def bisect(
     overrides = {"mode": "memory"} if metric == "memory" else {}
 
     def profile(tree_settings: Settings, tree_manifest: Path, count: int) -> list[RunRecord]:
-        result = _run_entries_in(
+        result = run_entries(
             tree_settings, overrides, tree_manifest, (entry,), (), count, top=0, out=sys.stderr
         )
         if result.interrupted:

@@ -95,17 +95,18 @@ def profile_all(
     a verbose entry) and a closing table."""
     from fixingahole.batch import summary_table
 
-    result = _run_entries(
-        where,
+    settings = where.settings()
+    result = run_entries(
+        settings,
         overrides,
-        manifest,
+        _manifest_path(manifest, settings),
         only,
         tags,
         repeat,
         fail_fast=fail_fast,
         dry_run=dry_run,
         top=top,
-        cluster=True,
+        scheduler=settings.scheduler,
     )
     if result.outcomes:
         print()
@@ -134,7 +135,9 @@ def calibrate(
 
     if repeat < 2:
         raise UserError(f"calibrate needs --repeat 2 or more to measure noise, got {repeat}")
-    result = _run_entries(where, overrides, manifest, (name,), (), repeat, top=top)
+    settings = where.settings()
+    manifest_path = _manifest_path(manifest, settings)
+    result = run_entries(settings, overrides, manifest_path, (name,), (), repeat, top=top)
     ok = [o.record for _, o in result.outcomes if o.record and o.record.status is RunStatus.OK]
     if result.interrupted or len(ok) < 2:
         raise UserError(f"{name}: fewer than 2 successful runs; fix the entry and run again")
@@ -180,37 +183,7 @@ def count_spread(name: str, counts: list[int | None]) -> str:
     return "\n".join(lines)
 
 
-def _run_entries(
-    where: Where,
-    overrides: Mapping[str, Any],
-    manifest: Path | None,
-    only: Sequence[str],
-    tags: Sequence[str],
-    repeat: int | None,
-    *,
-    fail_fast: bool = False,
-    dry_run: bool = False,
-    top: int = 10,
-    cluster: bool = False,
-) -> BatchResult:
-    """Plan and run the selected entries (on the configured Dask scheduler with `cluster`); for a
-    dry run the plan is printed instead, and the result has no outcomes."""
-    settings = where.settings()
-    return _run_entries_in(
-        settings,
-        overrides,
-        _manifest_path(manifest, settings),
-        only,
-        tags,
-        repeat,
-        fail_fast=fail_fast,
-        dry_run=dry_run,
-        top=top,
-        scheduler=settings.scheduler if cluster else None,
-    )
-
-
-def _run_entries_in(
+def run_entries(
     settings: Settings,
     overrides: Mapping[str, Any],
     manifest_path: Path,
@@ -224,8 +197,9 @@ def _run_entries_in(
     out: TextIO | None = None,
     scheduler: str | None = None,
 ) -> BatchResult:
-    """`_run_entries` with the settings and the manifest given; run lines go to `out`; runs go
-    to the Dask cluster at `scheduler` when one is given."""
+    """Plan and run the selected entries of the manifest; run lines go to `out`; runs go to the
+    Dask cluster at `scheduler` when one is given; for a dry run the plan is printed instead,
+    and the result has no outcomes."""
     from fixingahole.batch import BatchResult, plan, run_batch
     from fixingahole.manifest import load_manifest, select
     from fixingahole.profile_run import profile_target

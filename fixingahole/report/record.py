@@ -27,7 +27,7 @@ from fixingahole.record import (
     RunStatus,
 )
 from fixingahole.report import reported_profile
-from fixingahole.scalene_output import FunctionStat, Leak, LineStat, Profile
+from fixingahole.scalene_output import CodeStat, FunctionStat, Leak, LineStat, Profile
 from fixingahole.settings import display_path
 
 if TYPE_CHECKING:
@@ -137,10 +137,7 @@ def _function(profile: Profile, locator: Locator, function: FunctionStat) -> Fun
         name=function.name,
         lineno=function.lineno,
         location=locator.location(function.file, function.lineno),
-        percent=round(function.percent, 4),
-        seconds=round(profile.seconds(function.percent), 4),
-        peak_mb=round(function.peak_mb, 3),
-        malloc_mb=round(function.malloc_mb, 3),
+        **_figures(profile, function),
         total_percent=None if total is None else round(total, 4),
         total_seconds=None if total is None else round(profile.seconds(total), 4),
     )
@@ -161,11 +158,19 @@ def _line(profile: Profile, locator: Locator, line: LineStat) -> LineRow:
         file=locator.name(line.file),
         lineno=line.lineno,
         location=locator.location(line.file, line.lineno),
-        percent=round(line.percent, 4),
-        seconds=round(profile.seconds(line.percent), 4),
-        peak_mb=round(line.peak_mb, 3),
-        malloc_mb=round(line.malloc_mb, 3),
+        **_figures(profile, line),
     )
+
+
+def _figures(profile: Profile, stat: CodeStat) -> dict[str, float]:
+    """A line's or a function's time and memory as stored: percent and seconds to 4 decimals,
+    MB to 3."""
+    return {
+        "percent": round(stat.percent, 4),
+        "seconds": round(profile.seconds(stat.percent), 4),
+        "peak_mb": round(stat.peak_mb, 3),
+        "malloc_mb": round(stat.malloc_mb, 3),
+    }
 
 
 def _leaks(profile: Profile, locator: Locator) -> tuple[LeakRow, ...]:
