@@ -21,7 +21,7 @@ from tests.factories import (
 COUNT_COLUMNS = {"instructions", "startup_instructions", "instructions_note"}
 
 
-def test_summary_doc_has_the_keys_build_summary_writes(tmp_path: Path) -> None:
+def test_summary_doc_has_the_keys_build_record_writes(tmp_path: Path) -> None:
     fixture = "2.4.0-compute-cpu.json"
     profile = recorded_profile(fixture, tmp_path)
     built = recorded_record(profile, fixture, stamp="20250101_100000", commit="a").to_json()

@@ -73,7 +73,7 @@ class EntryComparison:
     functions: tuple[CodeChange, ...] = ()
     lines: tuple[CodeChange, ...] = ()
     attribution: tuple[Attribution, ...] = ()  # the functions behind the change, largest first
-    cells: tuple[CellChange, ...] = ()  # a notebook's cells, matched by source (compare_cells)
+    cells: tuple[CellChange, ...] = ()  # a notebook's cells, matched by source (compare/cells.py)
 
     def metric(self, name: str) -> MetricComparison | None:
         """The comparison of one metric, if the entry has one."""
