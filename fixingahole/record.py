@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from fixingahole.errors import UserError
 
 SCHEMA = 1  # the version of summary.json's shape; a reader refuses any other
 DAMAGED = "this summary.json is damaged: profile the run again, or remove its run folder"
+_T = TypeVar("_T")
 
 
 class RunStatus(str, Enum):
@@ -427,14 +428,29 @@ class _Reader:
     def has(self, key: str) -> bool:
         return key in self.document
 
-    def _value(self, key: str, kinds: tuple[type, ...], what: str, optional: bool) -> Any:
+    @overload
+    def _value(
+        self, key: str, kinds: tuple[type[_T], ...], what: str, optional: Literal[False]
+    ) -> _T: ...
+
+    @overload
+    def _value(
+        self, key: str, kinds: tuple[type[_T], ...], what: str, optional: Literal[True]
+    ) -> _T | None: ...
+
+    def _value(self, key: str, kinds: tuple[type[_T], ...], what: str, optional: bool) -> _T | None:
+        """The value at `key` if it is one of `kinds` (a bool only when asked for, a float only
+        finite); None when `optional` and it is null or missing; else a UserError."""
         if key not in self.document and not optional:
             raise UserError(f"{self.where}: `{key}` is missing; {DAMAGED}")
-        value = self.document.get(key)
+        value: object = self.document.get(key)
         if value is None and optional:
             return None
-        plain = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        if not plain or (isinstance(value, float) and not math.isfinite(value)):
+        if (
+            not isinstance(value, kinds)
+            or (isinstance(value, bool) and bool not in kinds)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             raise UserError(f"{self.where}: `{key}` must be {what}, not {value!r}; {DAMAGED}")
         return value
 

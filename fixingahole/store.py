@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +47,14 @@ from fixingahole.record import DAMAGED, InstructionCounts, RunRecord
 if TYPE_CHECKING:
     import pandas as pd
 
-RUNS = pa.schema(
+
+def _schema(columns: list[tuple[str, pa.DataType]]) -> pa.Schema:
+    """`pa.schema` of (name, type) pairs, typed so mypy reads the list as such: against the
+    stubs' union parameter it would infer `list[tuple[str, object]]`."""
+    return pa.schema(columns)
+
+
+RUNS = _schema(
     [
         ("run_id", pa.string()),
         ("entry", pa.string()),
@@ -83,13 +90,13 @@ RUNS = pa.schema(
         ("instructions_note", pa.string()),  # why a count is missing or may vary
     ]
 )
-_FIGURES = [
+_FIGURES: list[tuple[str, pa.DataType]] = [
     ("percent", pa.float64()),
     ("seconds", pa.float64()),
     ("peak_mb", pa.float64()),
     ("malloc_mb", pa.float64()),
 ]
-FUNCTIONS = pa.schema(
+FUNCTIONS = _schema(
     [
         ("run_id", pa.string()),
         ("file", pa.string()),
@@ -99,7 +106,7 @@ FUNCTIONS = pa.schema(
         *_FIGURES,
     ]
 )
-LINES = pa.schema(
+LINES = _schema(
     [
         ("run_id", pa.string()),
         ("file", pa.string()),
@@ -108,7 +115,7 @@ LINES = pa.schema(
         *_FIGURES,
     ]
 )
-CELLS = pa.schema(
+CELLS = _schema(
     [
         ("run_id", pa.string()),
         ("cell", pa.int64()),
@@ -315,7 +322,9 @@ class Store:
             frame = frame[frame["started_utc"] >= low]
         if high is not None:
             frame = frame[frame["started_utc"] < high]
-        return frame.sort_values(["started_utc", "run_id"]).reset_index(drop=True)
+        # Named with its type: checked as Python 3.10, pandas-stubs 3 (typing.Self) return Any.
+        ordered: pd.DataFrame = frame.sort_values(["started_utc", "run_id"]).reset_index(drop=True)
+        return ordered
 
     def functions(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Function rows of the given runs (all runs when None), each run's in summary order."""
@@ -432,7 +441,7 @@ def _tables_from_record(record: RunRecord, run_dir: str | None, version: int) ->
     )
 
 
-def _table(rows: list[dict], schema: pa.Schema, run_id: str, what: str) -> pa.Table:
+def _table(rows: list[dict[str, Any]], schema: pa.Schema, run_id: str, what: str) -> pa.Table:
     """Rows as a table of `schema`; a UserError says which value does not fit.
 
     Arrow's JSON reader builds it: unlike `pa.array`, it does not import pandas, which would
@@ -596,17 +605,18 @@ def _live(segments: list[_Segment], columns: Sequence[str] | None = None) -> lis
     ids = pa.chunked_array([c for t in tables for c in t["run_id"].chunks], pa.string())
     if pc.count_distinct(ids).as_py() == len(ids):
         return [_Live(s, t, True) for s, t in zip(segments, tables, strict=True)]
+    # Never null: `_tables_from_record` gives every row its run id and version.
+    run_ids = [cast("list[str]", t["run_id"].to_pylist()) for t in tables]
     newest: dict[str, tuple[int, int, int]] = {}  # run id -> (version, segment size, index)
     for index, (segment, table) in enumerate(zip(segments, tables, strict=True)):
-        for run_id, version in zip(
-            table["run_id"].to_pylist(), table["_version"].to_pylist(), strict=True
-        ):
+        versions = cast("list[int]", table["_version"].to_pylist())
+        for run_id, version in zip(run_ids[index], versions, strict=True):
             key = (version, segment.runs, index)
             if run_id not in newest or key > newest[run_id]:
                 newest[run_id] = key
     live = []
     for index, (segment, table) in enumerate(zip(segments, tables, strict=True)):
-        keep = [newest[run_id][2] == index for run_id in table["run_id"].to_pylist()]
+        keep = [newest[run_id][2] == index for run_id in run_ids[index]]
         kept = table.filter(_mask(keep))
         live.append(_Live(segment, kept, kept.num_rows == table.num_rows))
     return live
@@ -614,7 +624,7 @@ def _live(segments: list[_Segment], columns: Sequence[str] | None = None) -> lis
 
 def _read_parquet(
     path: Path,
-    run_ids: pa.Array | pa.ChunkedArray | None = None,
+    run_ids: pa.Array[pa.StringScalar] | pa.ChunkedArray[pa.StringScalar] | None = None,
     columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """A segment file, or only the rows of `run_ids`; FileNotFoundError passes through.
@@ -630,7 +640,7 @@ def _read_parquet(
     groups = list(range(file.num_row_groups))
     if run_ids is not None:
         run_ids = run_ids.combine_chunks() if isinstance(run_ids, pa.ChunkedArray) else run_ids
-        wanted = sorted(run_ids.to_pylist())
+        wanted = sorted(cast("list[str]", run_ids.to_pylist()))  # ids of stored rows: never null
         groups = [g for g in groups if _may_hold(file.metadata.row_group(g), wanted)]
     if not groups:
         return pa.Table.from_batches([], schema=schema)
@@ -690,8 +700,11 @@ def _may_hold(row_group: pq.RowGroupMetaData, wanted: list[str]) -> bool:
     statistics = row_group.column(0).statistics
     if statistics is None or not statistics.has_min_max:
         return True
-    index = bisect.bisect_left(wanted, statistics.min)
-    return index < len(wanted) and wanted[index] <= statistics.max
+    low, high = statistics.min, statistics.max
+    if low is None or high is None:  # has_min_max promises both; this tells mypy
+        return True
+    index = bisect.bisect_left(wanted, low)
+    return index < len(wanted) and wanted[index] <= high
 
 
 def _concat_tables(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
@@ -701,7 +714,10 @@ def _concat_tables(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
 def _mask(flags: list[bool]) -> pa.BooleanArray:
     """A boolean array built without `pa.array`, which imports pandas."""
     bits = np.packbits(np.asarray(flags, dtype=bool), bitorder="little")
-    return pa.Array.from_buffers(pa.bool_(), len(flags), [None, pa.py_buffer(bits.tobytes())])
+    # The stubs type `from_buffers` as a plain Array; for a bool type pyarrow makes a BooleanArray.
+    return pa.Array.from_buffers(  # type: ignore[return-value]
+        pa.bool_(), len(flags), [None, pa.py_buffer(bits.tobytes())]
+    )
 
 
 def _concat(chunk: list[_Tables]) -> _Tables:
@@ -789,4 +805,8 @@ def _utc_bound(value: Any, name: str) -> pd.Timestamp | None:
         ) from None
     if moment is pd.NaT:
         raise UserError(f"{name} is empty; give a date or time such as 2025-01-31")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    # Named with its type: checked as Python 3.10, pandas-stubs 3 (typing.Self) return Any.
+    utc: pd.Timestamp = (
+        moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    )
+    return utc
