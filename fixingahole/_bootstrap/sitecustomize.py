@@ -358,6 +358,50 @@ def _file_rules_once_per_file(tracing: ModuleType) -> None:
         rule = getattr(rules, name, None)
         if callable(rule):
             setattr(rules, name, _once_per_file(rule))
+    _library_paths_once(tracing)
+
+
+class _Memoised:
+    """A module's stand-in whose named functions answer once per argument list."""
+
+    def __init__(self, module: ModuleType, names: tuple[str, ...]) -> None:
+        import functools
+
+        self._module = module
+        for name in names:
+            setattr(self, name, functools.cache(getattr(module, name)))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._module, name)
+
+
+def _library_paths_once(tracing: ModuleType) -> None:
+    """Give Scalene's file rules the interpreter's paths resolved once, not once per file.
+
+    To tell a library's file, `_passes_exclusion_rules` asks `sysconfig` for every path of every
+    install scheme (about 80) and resolves each on disk, and Scalene wraps every `os` function
+    to block its timer signal around it: 7-20 ms per new file, inside the signal handler, in the
+    script's time (an asyncio program's samples meet six of asyncio's files). Those paths do
+    not change while the process runs, so the tracing module sees `sysconfig`'s answers and
+    `Path.resolve`'s kept per path; the rules and their answers stay Scalene's.
+    """
+    import pathlib
+
+    sysconfig, path_class = getattr(tracing, "sysconfig", None), type(pathlib.Path())
+    if sysconfig is None or getattr(tracing, "pathlib", None) is not pathlib:
+        return
+    resolved: dict[tuple[str, bool], pathlib.Path] = {}
+
+    class ResolvedOnce(path_class):  # type: ignore[valid-type,misc]
+        def resolve(self, strict: bool = False) -> pathlib.Path:
+            key = (str(self), strict)
+            if key not in resolved:
+                resolved[key] = super().resolve(strict)
+            return resolved[key]
+
+    tracing.sysconfig = _Memoised(sysconfig, ("get_scheme_names", "get_path_names", "get_path"))
+    tracing.pathlib = _Memoised(pathlib, ())
+    tracing.pathlib.Path = ResolvedOnce
 
 
 def _each(patches: list[Callable[[ModuleType], None]]) -> Callable[[ModuleType], None]:
@@ -375,7 +419,8 @@ def _file_rules_before_sampling(profiler: ModuleType) -> None:
 
     The stack walk behind --stacks meets them at the first sample (the interpreter's, runpy's,
     Scalene's), and deciding for a file the first time takes tens of milliseconds on a busy
-    machine: taken then, that time lands inside the script's.
+    machine: taken then, that time lands inside the script's. The script's own file is decided
+    too: the first file that is the program's makes Scalene list the library folders.
     """
     scalene = getattr(profiler, "Scalene", None)
     start = getattr(scalene, "start", None)
@@ -389,6 +434,10 @@ def _file_rules_before_sampling(profiler: ModuleType) -> None:
             with contextlib.suppress(Exception):
                 should_trace(frame.f_code.co_filename, frame.f_code.co_name)
             frame = frame.f_back
+        for name in ("FIXINGAHOLE_SCRIPT", "FIXINGAHOLE_NOTEBOOK_FILENAME"):
+            with contextlib.suppress(Exception):
+                if os.environ.get(name):
+                    should_trace(os.environ[name], "<module>")
         start()
 
     scalene.start = staticmethod(start_after_deciding)
