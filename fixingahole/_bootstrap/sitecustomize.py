@@ -362,14 +362,17 @@ def _file_rules_once_per_file(tracing: ModuleType) -> None:
 
 
 class _Memoised:
-    """A module's stand-in whose named functions answer once per argument list."""
+    """A module's stand-in whose named functions answer once per argument list (and whose
+    `replaced` names are other objects)."""
 
-    def __init__(self, module: ModuleType, names: tuple[str, ...]) -> None:
+    def __init__(self, module: ModuleType, names: tuple[str, ...], **replaced: object) -> None:
         import functools
 
         self._module = module
         for name in names:
             setattr(self, name, functools.cache(getattr(module, name)))
+        for name, value in replaced.items():
+            setattr(self, name, value)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._module, name)
@@ -399,9 +402,11 @@ def _library_paths_once(tracing: ModuleType) -> None:
                 resolved[key] = super().resolve(strict)
             return resolved[key]
 
-    tracing.sysconfig = _Memoised(sysconfig, ("get_scheme_names", "get_path_names", "get_path"))
-    tracing.pathlib = _Memoised(pathlib, ())
-    tracing.pathlib.Path = ResolvedOnce
+    names = ("get_scheme_names", "get_path_names", "get_path")
+    # the globals of Scalene's tracing module (a plain ModuleType here) are replaced
+    vars(tracing).update(
+        sysconfig=_Memoised(sysconfig, names), pathlib=_Memoised(pathlib, (), Path=ResolvedOnce)
+    )
 
 
 def _each(patches: list[Callable[[ModuleType], None]]) -> Callable[[ModuleType], None]:
