@@ -50,10 +50,29 @@ def _sections(results: str) -> dict[str, list[str]]:
     return {name: body.splitlines() for name, body in found}
 
 
+def _rows(results: str) -> dict[str, str]:
+    """Each benchmark's row of the figures table."""
+    return {
+        line.split("|")[1].strip(): line
+        for line in results.splitlines()
+        if line.startswith("| bench_")
+    }
+
+
+def _failure_report(done: subprocess.CompletedProcess, results: str, failed: list[str]) -> str:
+    """The failed benchmarks' rows and full output (else the suite's tail): why it failed."""
+    sections = _sections(results)
+    if not failed:
+        return done.stdout[-3000:] + done.stderr[-3000:]
+    parts = [f"{_rows(results)[name]}\n" + "\n".join(sections.get(name, [])) for name in failed]
+    return "\n\n".join(parts) + "\n" + done.stderr[-3000:]
+
+
 @pytest.mark.integration
 def test_the_quick_suite_succeeds_and_writes_its_results(quick_suite) -> None:
     done, results = quick_suite
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    failed = [name for name, row in _rows(results).items() if "failed" in row]
+    assert done.returncode == 0, _failure_report(done, results, failed)
     assert results.startswith("# Benchmark results")
     assert "quick mode" in results
     for key in ("CPU:", "cores:", "Python:", "Scalene:", "commit:"):
@@ -68,12 +87,13 @@ def test_every_benchmark_prints_numeric_figures_last(quick_suite, name: str) -> 
     _, results = quick_suite
     output = _sections(results).get(name)
     assert output, f"{name} did not run"
+    shown = "\n".join(output[-80:])  # its own output, so that a failure says why
     last = next(line for line in reversed(output) if line.strip())
     figures = _run_all_module().parse_figures(last)
-    assert figures, f"{name}: last line is not `name=value ...`: {last!r}"
+    assert figures, f"{name}: last line is not `name=value ...`: {last!r}\n{shown}"
     assert all(math.isfinite(value) for value in figures.values())
-    (row,) = [line for line in results.splitlines() if line.startswith(f"| {name} |")]
-    assert "failed" not in row
+    row = _rows(results)[name]
+    assert "failed" not in row, f"{row}\n{shown}"
     for figure, value in figures.items():
         assert f"`{figure}={value:g}`" in row
 
