@@ -41,7 +41,7 @@ def render_new(run_dir: Path) -> dict[str, float]:
     from fixingahole.locations import Locator
     from fixingahole.options import ProfileOptions
     from fixingahole.provenance import content_hash, environment, git_info
-    from fixingahole.record import Environment, GitInfo, RunStatus
+    from fixingahole.record import Environment, RunStatus
     from fixingahole.report.record import build_record
     from fixingahole.report.text import render_report, render_summary
     from fixingahole.runner import ScaleneResult
@@ -67,7 +67,7 @@ def render_new(run_dir: Path) -> dict[str, float]:
         options=ProfileOptions(mode="memory"),
         command="fixingahole profile numpy_work.py --memory",
         code_hash=content_hash(TARGET),
-        git=None if git is None else GitInfo(**git),
+        git=git,
         environment=Environment(**environment()),
     )
     text = json.dumps(record.to_json(), indent=2)

@@ -290,7 +290,7 @@ def code_check(path: Path) -> CodeCheck:
     from fixingahole.provenance import content_hash, git_info
 
     git = git_info(path)
-    return CodeCheck(path, content_hash(path), git["commit"] if git else None)
+    return CodeCheck(path, content_hash(path), git.commit if git else None)
 
 
 def land(remote: RemoteRun, settings: Settings) -> RunOutcome:

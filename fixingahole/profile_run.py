@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from fixingahole.errors import UserError
 from fixingahole.locations import Locator
 from fixingahole.options import ProfileOptions, allocation_window
-from fixingahole.record import Environment, GitInfo, InstructionCounts, RunRecord, RunStatus
+from fixingahole.record import Environment, InstructionCounts, RunRecord, RunStatus
 from fixingahole.scalene_output import Profile
 from fixingahole.settings import Settings
 from fixingahole.targets import target_kind
@@ -279,7 +279,7 @@ def _record(
         options=options,
         command=command,
         code_hash=content_hash(run.target),
-        git=None if git is None else GitInfo(**git),
+        git=git,
         environment=Environment(**environment()),
         tags=tags,
         cells=cells,

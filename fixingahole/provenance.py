@@ -14,25 +14,17 @@ import subprocess
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import TypedDict
 
 from fixingahole import __version__
 from fixingahole.errors import UserError
+from fixingahole.record import GitInfo
 
 GIT_TIMEOUT_S = 5.0
 _CHUNK = 1 << 20
 
 
-class GitInfo(TypedDict):
-    """Where the profiled code stood in git (`git` in summary.json)."""
-
-    commit: str | None  # None before the first commit
-    branch: str | None  # None on a detached HEAD
-    dirty: bool  # a tracked file differs between HEAD, the index and the work tree
-
-
 def git_info(path: Path) -> GitInfo | None:
-    """`{commit, branch, dirty}` of the git work tree holding `path`, or None outside git.
+    """The commit, branch and dirty flag of the git work tree holding `path`, or None outside git.
 
     `commit` is None before the first commit and `branch` is None on a detached HEAD; a
     repository without a remote works like any other. `dirty` is True when a file git tracks
@@ -71,7 +63,7 @@ def _parse_status(text: str) -> GitInfo:
             branch = None if head == "(detached)" else head
         elif line and not line.startswith("#"):
             dirty = True
-    return {"commit": commit, "branch": branch, "dirty": dirty}
+    return GitInfo(commit, branch, dirty)
 
 
 def environment() -> dict[str, str | None]:

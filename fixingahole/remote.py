@@ -218,7 +218,7 @@ def refuse_other_code(check: CodeCheck, host: str) -> str | None:
             "put the same code at the same path on every worker"
         )
     git = git_info(check.path)
-    commit = git["commit"] if git else None
+    commit = git.commit if git else None
     if commit != check.commit:
         return (
             f"refused on {host}: the code is at commit {_short(commit)} there and "

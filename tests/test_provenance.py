@@ -13,6 +13,7 @@ import pytest
 from fixingahole import __version__
 from fixingahole.errors import UserError
 from fixingahole.provenance import content_hash, environment, git_info
+from fixingahole.record import GitInfo
 from tests.factories import git
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -38,7 +39,7 @@ def repo(tmp_path: Path) -> Path:
 def test_clean_repository_without_remote(repo: Path) -> None:
     assert git(repo, "remote") == ""
     info = git_info(repo / "script.py")
-    assert info == {"commit": git(repo, "rev-parse", "HEAD"), "branch": "trunk", "dirty": False}
+    assert info == GitInfo(git(repo, "rev-parse", "HEAD"), "trunk", False)
     assert git_info(repo) == info
 
 
@@ -47,32 +48,32 @@ def test_clean_repository_without_remote(repo: Path) -> None:
 def test_subfolder_reports_the_enclosing_repository(repo: Path) -> None:
     sub = repo / "deep" / "er"
     sub.mkdir(parents=True)
-    assert git_info(sub)["commit"] == git(repo, "rev-parse", "HEAD")
+    assert git_info(sub).commit == git(repo, "rev-parse", "HEAD")
 
 
 @pytest.mark.integration
 @needs_git
 def test_modified_tracked_file_is_dirty(repo: Path) -> None:
     (repo / "script.py").write_text("print('changed')\n")
-    assert git_info(repo)["dirty"] is True
+    assert git_info(repo).dirty is True
     git(repo, "add", "script.py")
-    assert git_info(repo)["dirty"] is True, "a staged change is still dirty"
+    assert git_info(repo).dirty is True, "a staged change is still dirty"
 
 
 @pytest.mark.integration
 @needs_git
 def test_untracked_file_is_not_dirty_but_staged_new_file_is(repo: Path) -> None:
     (repo / "scratch.txt").write_text("notes\n")
-    assert git_info(repo)["dirty"] is False
+    assert git_info(repo).dirty is False
     git(repo, "add", "scratch.txt")
-    assert git_info(repo)["dirty"] is True
+    assert git_info(repo).dirty is True
 
 
 @pytest.mark.integration
 @needs_git
 def test_deleted_tracked_file_is_dirty(repo: Path) -> None:
     (repo / "script.py").unlink()
-    assert git_info(repo)["dirty"] is True
+    assert git_info(repo).dirty is True
 
 
 @pytest.mark.integration
@@ -82,14 +83,14 @@ def test_detached_head_has_no_branch(repo: Path) -> None:
     git(repo, "commit", "-q", "-am", "second")
     first = git(repo, "rev-parse", "HEAD~1")
     git(repo, "checkout", "-q", "--detach", first)
-    assert git_info(repo) == {"commit": first, "branch": None, "dirty": False}
+    assert git_info(repo) == GitInfo(first, None, False)
 
 
 @pytest.mark.integration
 @needs_git
 def test_repository_without_commits(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", "-b", "main")
-    assert git_info(tmp_path) == {"commit": None, "branch": "main", "dirty": False}
+    assert git_info(tmp_path) == GitInfo(None, "main", False)
 
 
 @needs_git
