@@ -14,6 +14,7 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
   `_NoNativeStacksForScalene`).
 - FIXINGAHOLE_EVENT_LOOP_MARK: a file made when an asyncio event loop first runs (see
   `_mark_event_loop`).
+- (3.12+) with --async, every coroutine's await time is on its await's line (`_await_on_its_line`).
 
 It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), keeps
 Scalene's `run` parser from reading a program argument after `---` as an
@@ -484,6 +485,53 @@ def _mark_event_loop(mark: str) -> Callable[[ModuleType], None]:
     return patch
 
 
+_COROUTINE_FLAGS = 0x80 | 0x100  # inspect's CO_COROUTINE | CO_ITERABLE_COROUTINE
+
+
+def _await_on_its_line(asynchronous: ModuleType) -> None:
+    """Track every coroutine's suspension, on the line of its await (--async on 3.12+).
+
+    There Scalene learns of a suspension from sys.monitoring's PY_YIELD, which gives the code and
+    the offset of the yield. It keeps only code flagged 0x100, CO_ITERABLE_COROUTINE (generators
+    made coroutines, such as asyncio's `sleep(0)`), not 0x80, CO_COROUTINE (every `async def`):
+    a program's own coroutines were not tracked, and those seen were filed under the code's
+    first line, the `async def`. Here both flags count, and the entry Scalene makes gets the
+    offset's line from the code's line table (once per code and offset). As a task suspends,
+    its coroutines yield innermost first, so the entry left is the task's own coroutine's
+    await, as Scalene reads it on 3.10 and 3.11. Generators' yields return at once.
+    """
+    tracker = getattr(asynchronous, "ScaleneAsync", None)
+    on_yield = getattr(tracker, "_on_yield", None)
+    current_task = getattr(getattr(asynchronous, "asyncio", None), "current_task", None)
+    if tracker is None or not (callable(on_yield) and callable(current_task)):
+        return
+    lines: dict[tuple[CodeType, int], int] = {}
+
+    def line_at(code: CodeType, offset: int) -> int:
+        key = (code, offset)
+        if key not in lines:
+            spans = (line for start, end, line in code.co_lines() if start <= offset < end)
+            lines[key] = next((line for line in spans if line is not None), code.co_firstlineno)
+        return lines[key]
+
+    def is_coroutine_function(cls: type, code: CodeType) -> bool:
+        return bool(getattr(code, "co_flags", 0) & _COROUTINE_FLAGS)
+
+    def _on_yield(cls: type, code: CodeType, offset: int, retval: object = None) -> None:
+        if not code.co_flags & _COROUTINE_FLAGS:
+            return
+        on_yield(code, offset, retval)
+        with contextlib.suppress(RuntimeError):
+            key = id(current_task())
+            entry = cls._suspended_tasks.get(key)  # type: ignore[attr-defined]
+            if entry is not None and entry.lineno == code.co_firstlineno:
+                line = line_at(code, offset)
+                cls._suspended_tasks[key] = entry._replace(lineno=line)  # type: ignore[attr-defined]
+
+    tracker.is_coroutine_function = classmethod(is_coroutine_function)
+    tracker._on_yield = classmethod(_on_yield)
+
+
 def _install() -> None:
     if TYPE_CHECKING:  # mypy reads them in the package; the child finds them in this folder
         from fixingahole._bootstrap import _fixingahole_import_waits, _fixingahole_script_start
@@ -516,6 +564,8 @@ def _install() -> None:
     event_loop_mark = os.environ.get("FIXINGAHOLE_EVENT_LOOP_MARK")
     if event_loop_mark:
         patches["asyncio.events"] = _mark_event_loop(event_loop_mark)
+    if sys.version_info >= (3, 12):
+        patches["scalene.scalene_async"] = _await_on_its_line
     if os.environ.get("FIXINGAHOLE_PYTHON_STACKS") == "1":
         sys.meta_path.insert(0, _NoNativeStacksForScalene())
     for name in [name for name in patches if name in sys.modules]:
