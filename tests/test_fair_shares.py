@@ -6,6 +6,12 @@ comprehensions, and many small method calls. Scalene's async instrumentation (3.
 at every generator step) or a costly stack walk per sample (call-heavy code) would inflate one
 against the loop. Each kind against the loop must get 40-60% of the two.
 
+The sizes must really be equal. This VM's cores change speed by up to 2x for a quarter second
+or more, and sizing each kind in one stretch of 0.2 s put them 0.5-2.1x apart: 6 of 20 runs on
+3.10 failed on that alone. So the kinds are sized in short turns against the loop (see
+`plain_sizes`), and the script runs them in 40 turns of 50 ms, so that a speed change hits all
+three alike; at 2 s each (about 200 samples) the shares of 20 runs on 3.10 were 44-56%.
+
 A kind's time is the sum of its lines' time, from summary.json (its functions and methods,
 callees included): Scalene 2.4's own function figure counts a loop's samples once across the
 loop's lines, so it undercounts loops (issue 11 rewrites how functions are derived).
@@ -19,9 +25,11 @@ from __future__ import annotations
 import ast
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -71,38 +79,55 @@ SCRIPT = """
         return x
 
 
+    TURNS = 40
+
     if __name__ == "__main__":
         kinds = ("generators", "calls", "loop")
         sizes = {kind: int(size) for kind, size in zip(kinds, sys.argv[1:])}
-        for _ in range(10):  # interleaved, so that a change of the machine's speed hits all three
+        for _ in range(TURNS):  # interleaved: a change of the machine's speed hits all three
             for kind, size in sizes.items():
-                globals()[kind](size // 10)
+                globals()[kind](size // TURNS)
 """
 KINDS = {"generators": ("generators",), "calls": ("Counter", "calls"), "loop": ("loop",)}
 EXTRA_FLAGS: tuple[str, ...] = ()  # none: the default options
-SECONDS_EACH = 1.0  # plain CPU seconds per kind: >= 100 samples each at Scalene's 10 ms
+SECONDS_EACH = 2.0  # plain CPU seconds per kind: about 200 samples each at Scalene's 10 ms
 
 
 def plain_sizes(source: str, seconds: float) -> dict[str, int]:
-    """Steps of each kind that take `seconds` of CPU under plain Python here (best of 3)."""
+    """Steps of each kind that take `seconds` of CPU under plain Python here.
+
+    A virtual machine's core can switch between speeds (here two, about 2x apart, each held for a
+    quarter second or more), so kinds timed one after another can land on different speeds. The
+    kinds are timed in turns of about 10 ms each, and each kind's cost is taken relative to the
+    loop's in the same turn: the median over 60 turns."""
     namespace: dict = {"__name__": "calibration"}
     exec(compile(source, "calibration", "exec"), namespace)
-    sizes = {}
-    for kind in KINDS:
-        work, steps = namespace[kind], 1000
-        while True:
+    works = {kind: namespace[kind] for kind in KINDS}
+    steps = {kind: steps_taking(work, 0.01) for kind, work in works.items()}
+    per_step: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for _ in range(60):
+        for kind, work in works.items():
             start = time.process_time()
-            work(steps)
-            if time.process_time() - start > 0.05:
-                break
-            steps *= 2
-        best = float("inf")
-        for _ in range(3):
-            start = time.process_time()
-            work(steps)
-            best = min(best, time.process_time() - start)
-        sizes[kind] = int(steps * seconds / best)
-    return sizes
+            work(steps[kind])
+            per_step[kind].append((time.process_time() - start) / steps[kind])
+    loop_step = statistics.median(per_step["loop"])
+    relative = {
+        kind: statistics.median(t / base for t, base in zip(times, per_step["loop"], strict=True))
+        for kind, times in per_step.items()
+    }
+    return {kind: int(seconds / (loop_step * relative[kind])) for kind in KINDS}
+
+
+def steps_taking(work: Callable[[int], object], seconds: float) -> int:
+    """About the steps of `work` that take `seconds` of CPU."""
+    steps = 100
+    while True:
+        start = time.process_time()
+        work(steps)
+        spent = time.process_time() - start
+        if spent > seconds / 4:
+            return max(1, int(steps * seconds / spent))
+        steps *= 4
 
 
 def line_ranges(source: str) -> dict[str, list[range]]:
