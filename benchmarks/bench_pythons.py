@@ -6,16 +6,22 @@ and yielding to the event loop), and call-heavy code (richards-like: many small 
 Variants: plain Python, the default mode (`fixingahole profile`: Scalene `--cpu-only --stacks
 --no-async`), and, as asked, `--no-trace`, `--async`, `--memory`, `--detailed`.
 
-A variant's cost is the CPU seconds the workload's own work took (`time.process_time` in the
-script: Scalene's signal handlers and threads count, its start-up and report do not) over plain
-Python's in the same round; rounds alternate the variants (rotated each round); the median of
-the rounds is reported with the range. CPU time, not wall time, because the machine is shared.
+A variant's cost is the CPU time per step of the workload's own work, profiled over plain
+(`time.process_time` in the script: Scalene's signal handlers and threads count, its start-up
+and report do not). A virtual machine's core changes speed (here by up to 2x, for a quarter
+second or more), so runs one after another measure the machine as much as the profiler. So each
+variant runs beside plain Python, both pinned to one CPU (`_common.run_pinned`): they take
+turns on it every few milliseconds and meet the same speeds. Once both are ready, each runs the
+workload in chunks of about 0.05 s for the same wall-clock window, and prints its chunks and
+their CPU seconds. Two plain runs paired this way agree within about 1.5%. The median of the
+rounds is reported with the range; rounds alternate which process starts first.
 
-Scalene's CPU timer runs on wall-clock time: a process that gets a fraction of a core is sampled
-more often per CPU second than alone (100 per second at the 10 ms default). So each trace run
-also gives the samples per CPU second it took (from its call stacks), and the sampling costs
-are scaled to 100 per CPU second: `est = 1 + (ratio - 1) x 100 / rate` (the default, --no-trace
-and --detailed; --async and --memory cost per generator step or allocation, not per sample).
+Sharing the core, each process gets half of it, and Scalene's CPU timer runs on wall-clock time:
+a profiled process is sampled about twice as often per CPU second as alone (100 per second at
+the 10 ms default). So each trace run also gives the samples per CPU second it took (from its
+call stacks during the work), and the sampling costs are scaled to 100 per CPU second:
+`est = 1 + (ratio - 1) x 100 / rate` (the default, --no-trace and --detailed; --async and
+--memory cost per generator step or allocation, not per sample). The budget reads `est`.
 
 Interpreters: this one, every `bench-3.X`, `py3X` or nox virtualenv under the repository's
 `.venv*` and `.nox` folders, and `--python PATH`; one per version, each needing fixingahole
@@ -23,11 +29,11 @@ Interpreters: this one, every `bench-3.X`, `py3X` or nox virtualenv under the re
 
 Budget: the default mode <= 1.10x plain on every workload and version.
 
-    python benchmarks/bench_pythons.py                      # about 3 minutes per interpreter
+    python benchmarks/bench_pythons.py                      # about 2 minutes per interpreter
     python benchmarks/bench_pythons.py --python .venv/py312/bin/python --variants all
     python benchmarks/bench_pythons.py --quick              # this interpreter, 1 short round
 
-Last line: `default_worst=1.06 default_worst_est=1.03 default_3.11_loop=1.02 ...`.
+Last line: `default_worst_est=1.05 default_worst=1.10 default_3.11_loop=1.04 ...`.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import FIXINGAHOLE, figure_line, run_captured
+from _common import FIXINGAHOLE, figure_line, run_captured, run_pinned
 
 REPO = Path(__file__).resolve().parent.parent
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
@@ -56,11 +62,14 @@ PER_SAMPLE = ("default", "no-trace", "detailed")  # costs that scale with the sa
 ALONE_RATE = 100.0  # samples per CPU second at Scalene's 10 ms interval, on an idle core
 
 SCRIPT = '''\
-"""`python kinds.py KIND N`: N steps of KIND, then `wall cpu` seconds of the steps.
+"""`python kinds.py KIND N READY SECONDS`: chunks of N steps of KIND for SECONDS of wall time,
+from when two processes have written their files in the folder READY; `[chunks, CPU s]`.
 `python kinds.py calibrate SECONDS`: the N of each kind that takes SECONDS of CPU here."""
 
 import asyncio
 import json
+import os
+import statistics
 import sys
 import time
 
@@ -132,18 +141,28 @@ KINDS = {"loop": loop, "generators": generators, "asyncio": async_program, "call
 
 
 def calibrate(seconds):
+    """Each kind timed in turns of about 10 ms, relative to the loop in the same turn (median of
+    60 turns), so that a change of the core's speed between kinds does not size them."""
+    steps = {kind: steps_taking(work, 0.01) for kind, work in KINDS.items()}
+    per_step = {kind: [] for kind in KINDS}
+    for _ in range(60):
+        for kind, work in KINDS.items():
+            per_step[kind].append(timed(work, steps[kind]) / steps[kind])
+    loop_step = statistics.median(per_step["loop"])
     sizes = {}
-    for kind, work in KINDS.items():
-        steps = 64
-        while True:
-            start = time.process_time()
-            work(steps)
-            if time.process_time() - start > 0.05:
-                break
-            steps *= 2
-        best = min(timed(work, steps) for _ in range(3))
-        sizes[kind] = max(8, int(steps * seconds / best))
+    for kind, times in per_step.items():
+        relative = statistics.median(t / base for t, base in zip(times, per_step["loop"]))
+        sizes[kind] = max(8, int(seconds / (loop_step * relative)))
     return sizes
+
+
+def steps_taking(work, seconds):
+    steps = 64
+    while True:
+        spent = timed(work, steps)
+        if spent > seconds / 4:
+            return max(8, int(steps * seconds / spent))
+        steps *= 4
 
 
 def timed(work, steps):
@@ -152,13 +171,27 @@ def timed(work, steps):
     return time.process_time() - start
 
 
+def paired(work, steps, ready, seconds):
+    """Chunks of work for `seconds` from 0.05 s after both processes of the pair were ready."""
+    open(os.path.join(ready, str(os.getpid())), "w").close()
+    while len(os.listdir(ready)) < 2:
+        time.sleep(0.001)
+    start = max(os.stat(os.path.join(ready, name)).st_mtime for name in os.listdir(ready)) + 0.05
+    while time.time() < start:
+        time.sleep(0.001)
+    chunks = spent = 0
+    while time.time() < start + seconds:
+        spent += timed(work, steps)
+        chunks += 1
+    return [chunks, spent]
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "calibrate":
         print(json.dumps(calibrate(float(sys.argv[2]))))
     else:
-        start, start_cpu = time.perf_counter(), time.process_time()
-        KINDS[sys.argv[1]](int(sys.argv[2]))
-        print(time.perf_counter() - start, time.process_time() - start_cpu)
+        kind, steps, ready, seconds = sys.argv[1:5]
+        print(json.dumps(paired(KINDS[kind], int(steps), ready, float(seconds))))
 '''
 
 
@@ -182,67 +215,94 @@ def interpreters(given: list[str]) -> dict[str, str]:
     return dict(sorted(found.items(), key=lambda item: tuple(map(int, item[0].split(".")))))
 
 
-def run_variant(python: str, variant: str, script: Path, kind: str, size: int, out: Path):
-    """(CPU seconds of the work, samples per CPU second or None) of one run."""
-    if variant == "plain":
-        done = run_captured([python, str(script), kind, str(size)], cwd=script.parent)
-        return float(done.stdout.split()[-1]), None
-    argv = [python, *FIXINGAHOLE[1:], "profile", str(script), "--root", str(script.parent)]
-    argv += ["--output", str(out), *FLAGS[variant], "--", kind, str(size)]
-    run_captured(argv, cwd=script.parent, capture=False)
+CHUNK_SECONDS = 0.05  # plain CPU s of one chunk of work
+Run = tuple[float, float | None]  # CPU seconds per chunk, samples per CPU second (or None)
+
+
+def pair(
+    python: str,
+    variant: str,
+    script: Path,
+    kind: str,
+    size: int,
+    seconds: float,
+    out: Path,
+    plain_first: bool,
+) -> tuple[Run, Run]:
+    """Plain Python and the variant on one CPU over the same `seconds` of wall time: their runs."""
+    ready = out / "ready"
+    ready.mkdir(parents=True)
+    work = [kind, str(size), str(ready), str(seconds)]
+    plain = [python, str(script), *work]
+    profiled = [python, *FIXINGAHOLE[1:], "profile", str(script), "--root", str(script.parent)]
+    profiled += ["--output", str(out), *FLAGS[variant], "--", *work]
+    commands = [plain, profiled] if plain_first else [profiled, plain]
+    done = run_pinned(commands, cwd=script.parent)
+    alone = done[0] if plain_first else done[1]
+    chunks, spent = json.loads(alone.stdout.splitlines()[-1])
     (summary_path,) = out.glob("*/*/summary.json")
-    run_dir = summary_path.parent
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     if summary["status"] != "ok":
         raise SystemExit(f"{variant} {kind}: status {summary['status']}: {summary['error']}")
-    cpu = float((run_dir / "stdout.txt").read_text(encoding="utf-8").split()[-1])
+    run_dir = summary_path.parent
+    printed = (run_dir / "stdout.txt").read_text(encoding="utf-8").splitlines()
+    profiled_chunks, profiled_spent = json.loads(printed[-1])
     profile = json.loads((run_dir / "profile.json").read_text(encoding="utf-8"))
-    samples = sum(stats["count"] for _, stats in profile.get("stacks", []))
-    return cpu, samples / cpu if samples else None
+    stacks = profile.get("stacks", [])
+    working = sum(stats["count"] for frames, stats in stacks if any(" timed:" in f for f in frames))
+    rate = working / profiled_spent if working else None
+    return (spent / chunks, None), (profiled_spent / profiled_chunks, rate)
 
 
-def measure(python: str, variants: list[str], workloads: list[str], rounds: int, seconds: float):
-    """{(workload, variant): [(cpu, rate), ...]} over the rounds, plain first in the tuple."""
-    results: dict[tuple[str, str], list] = {}
+Results = dict[tuple[str, str], list[Run]]
+
+
+def measure(
+    python: str, variants: list[str], workloads: list[str], rounds: int, seconds: float
+) -> Results:
+    """{(workload, variant): [(CPU s per chunk, rate), ...]} over the rounds; per variant, the
+    plain run it was paired with is under (workload, "plain " + variant)."""
+    results: Results = {}
     with tempfile.TemporaryDirectory(prefix="fixingahole-pythons-") as folder:
         root = Path(folder).resolve()
         script = root / "kinds.py"
         script.write_text(SCRIPT, encoding="utf-8")
-        calibrated = run_captured([python, str(script), "calibrate", str(seconds)], cwd=root)
+        calibrated = run_captured([python, str(script), "calibrate", str(CHUNK_SECONDS)], cwd=root)
         sizes = json.loads(calibrated.stdout)
-        order = ["plain", *variants]
         for index in range(rounds):
-            turn = order[index % len(order) :] + order[: index % len(order)]
             for kind in workloads:
-                for variant in turn:
+                for variant in variants:
                     out = root / "out" / f"{kind}-{variant}-{index}"
-                    cpu, rate = run_variant(python, variant, script, kind, sizes[kind], out)
-                    results.setdefault((kind, variant), []).append((cpu, rate))
+                    size, first = sizes[kind], index % 2 == 0
+                    plain, profiled = pair(
+                        python, variant, script, kind, size, 2 * seconds, out, first
+                    )
+                    results.setdefault((kind, "plain " + variant), []).append(plain)
+                    results.setdefault((kind, variant), []).append(profiled)
             print(f"  round {index + 1}/{rounds} done", flush=True)
     return results
 
 
-def summarise(version: str, results: dict, variants: list[str], workloads: list[str]) -> dict:
+def summarise(version: str, results: Results, variants: list[str], workloads: list[str]) -> dict:
     """Print one table for the interpreter; its figures."""
     figures = {}
-    print(f"{'workload':11} {'plain cpu s':>12} " + " ".join(f"{v:>26}" for v in variants))
+    print(f"{'workload':11} " + " ".join(f"{v:>30}" for v in variants))
     for kind in workloads:
-        plain = [cpu for cpu, _ in results[kind, "plain"]]
         rates = [rate for _, rate in results.get((kind, "default"), []) if rate]
         rate = statistics.median(rates) if rates else None
         cells = []
         for variant in variants:
-            ratios = [cpu / p for (cpu, _), p in zip(results[kind, variant], plain, strict=True)]
+            pairs = zip(results[kind, variant], results[kind, "plain " + variant], strict=True)
+            ratios = [profiled / alone for (profiled, _), (alone, _) in pairs]
             ratio = statistics.median(ratios)
-            figures[f"{variant.replace('-', '_')}_{version}_{kind}"] = ratio
+            name = f"{variant.replace('-', '_')}_{version}_{kind}"
+            figures[name] = ratio
             cell = f"{ratio:.3f} ({min(ratios):.2f}-{max(ratios):.2f})"
             if rate and variant in PER_SAMPLE:
-                estimate = 1 + (ratio - 1) * ALONE_RATE / rate
-                figures[f"{variant.replace('-', '_')}_{version}_{kind}_est"] = estimate
+                figures[f"{name}_est"] = estimate = 1 + (ratio - 1) * ALONE_RATE / rate
                 cell += f" est {estimate:.3f}"
             cells.append(cell)
-        shown = f"{statistics.median(plain):.3f}"
-        print(f"{kind:11} {shown:>12} " + " ".join(f"{cell:>26}" for cell in cells))
+        print(f"{kind:11} " + " ".join(f"{cell:>30}" for cell in cells))
         if rate:
             print(f"{'':11} samples per CPU second under the default mode: {rate:.0f}")
     return figures
@@ -254,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", action="append", default=[], metavar="PATH")
     parser.add_argument("--versions", help="only these, comma-separated: 3.11,3.12")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=0.5, help="plain CPU s per workload")
+    parser.add_argument("--seconds", type=float, default=1.0, help="plain CPU s per workload")
     parser.add_argument(
         "--variants", default="default,no-trace", help=f"comma-separated, or all: {','.join(FLAGS)}"
     )
@@ -268,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         found = interpreters([])
         found = {v: p for v, p in found.items() if p == sys.executable}
-        args.rounds, args.seconds, variants = 1, 0.2, ["default"]
+        args.rounds, args.seconds, variants = 1, 0.3, ["default"]
     else:
         found = interpreters(args.python)
     if args.versions:
@@ -282,15 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Python {version}: {args.rounds} rounds, {args.seconds:g} CPU s per workload")
         results = measure(python, variants, workloads, args.rounds, args.seconds)
         figures.update(summarise(version, results, variants, workloads))
-    print("cost: CPU s of the work, profiled / plain: median of rounds (range)")
+    print("cost: CPU s per chunk of work, profiled / plain beside it on one CPU: median of rounds")
     print("est: the per-sample cost scaled to 100 samples per CPU second (an idle core)")
     defaults = {k: v for k, v in figures.items() if k.startswith("default_")}
     worst = {}
-    if any(not k.endswith("_est") for k in defaults):
-        worst["default_worst"] = max(v for k, v in defaults.items() if not k.endswith("_est"))
     if any(k.endswith("_est") for k in defaults):
         worst["default_worst_est"] = max(v for k, v in defaults.items() if k.endswith("_est"))
-    print("budget: the default mode <= 1.10x plain on every workload and version")
+    if any(not k.endswith("_est") for k in defaults):
+        worst["default_worst"] = max(v for k, v in defaults.items() if not k.endswith("_est"))
+    print("budget: the default mode <= 1.10x plain (est) on every workload and version")
     print(figure_line({**worst, **figures}))
     return 0
 
