@@ -497,13 +497,15 @@ def _await_on_its_line(asynchronous: ModuleType) -> None:
     a program's own coroutines were not tracked, and those seen were filed under the code's
     first line, the `async def`. Here both flags count, and the entry Scalene makes gets the
     offset's line from the code's line table (once per code and offset). As a task suspends,
-    its coroutines yield innermost first, so the entry left is the task's own coroutine's
-    await, as Scalene reads it on 3.10 and 3.11. Generators' yields return at once.
+    its coroutines yield innermost first (and resume outermost first); only the task's own
+    coroutine's events are passed on (Scalene reads the same coroutine on 3.10 and 3.11), and
+    generators' return at once.
     """
     tracker = getattr(asynchronous, "ScaleneAsync", None)
     on_yield = getattr(tracker, "_on_yield", None)
+    on_resume = getattr(tracker, "_on_resume", None)
     current_task = getattr(getattr(asynchronous, "asyncio", None), "current_task", None)
-    if tracker is None or not (callable(on_yield) and callable(current_task)):
+    if tracker is None or not all(map(callable, (on_yield, on_resume, current_task))):
         return
     lines: dict[tuple[CodeType, int], int] = {}
 
@@ -517,19 +519,34 @@ def _await_on_its_line(asynchronous: ModuleType) -> None:
     def is_coroutine_function(cls: type, code: CodeType) -> bool:
         return bool(getattr(code, "co_flags", 0) & _COROUTINE_FLAGS)
 
-    def _on_yield(cls: type, code: CodeType, offset: int, retval: object = None) -> None:
+    def tasks_own(code: CodeType) -> object | None:
+        """The running task if `code` is its own coroutine's (not one it awaits), else None."""
         if not code.co_flags & _COROUTINE_FLAGS:
+            return None
+        try:
+            task = current_task()
+        except RuntimeError:
+            return None
+        coroutine = task.get_coro() if task is not None else None
+        return task if getattr(coroutine, "cr_code", None) is code else None
+
+    def _on_yield(cls: type, code: CodeType, offset: int, retval: object = None) -> None:
+        task = tasks_own(code)
+        if task is None:
             return
         on_yield(code, offset, retval)
-        with contextlib.suppress(RuntimeError):
-            key = id(current_task())
-            entry = cls._suspended_tasks.get(key)  # type: ignore[attr-defined]
-            if entry is not None and entry.lineno == code.co_firstlineno:
-                line = line_at(code, offset)
-                cls._suspended_tasks[key] = entry._replace(lineno=line)  # type: ignore[attr-defined]
+        entry = cls._suspended_tasks.get(id(task))  # type: ignore[attr-defined]
+        if entry is not None and entry.lineno == code.co_firstlineno:
+            line = line_at(code, offset)
+            cls._suspended_tasks[id(task)] = entry._replace(lineno=line)  # type: ignore[attr-defined]
+
+    def _on_resume(cls: type, code: CodeType, offset: int) -> None:
+        if tasks_own(code) is not None:
+            on_resume(code, offset)
 
     tracker.is_coroutine_function = classmethod(is_coroutine_function)
     tracker._on_yield = classmethod(_on_yield)
+    tracker._on_resume = classmethod(_on_resume)
 
 
 def _install() -> None:
