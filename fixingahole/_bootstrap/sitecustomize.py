@@ -505,7 +505,9 @@ def _await_on_its_line(asynchronous: ModuleType) -> None:
     on_yield = getattr(tracker, "_on_yield", None)
     on_resume = getattr(tracker, "_on_resume", None)
     current_task = getattr(getattr(asynchronous, "asyncio", None), "current_task", None)
-    if tracker is None or not all(map(callable, (on_yield, on_resume, current_task))):
+    if tracker is None or not (
+        callable(on_yield) and callable(on_resume) and callable(current_task)
+    ):
         return
     lines: dict[tuple[CodeType, int], int] = {}
 
