@@ -51,6 +51,7 @@ spin(25_000_000)
 """
 
 GENERATED = """\
+import time
 from dataclasses import dataclass
 
 
@@ -60,14 +61,16 @@ class Point:
     y: int
 
 
-def points(n):
+def points(seconds):
     total = 0
-    for i in range(n):
-        total += Point(i, i).x % 3
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        for i in range(10_000):
+            total += Point(i, i).x % 3
     return total
 
 
-print(points(400_000))
+print(points(0.5))
 """
 
 PLOTTING = """\
@@ -351,7 +354,10 @@ def test_detailed_groups_generated_code_under_the_package_that_ran_it(root: Path
     folded = (run.run_dir / "stacks.folded").read_text(encoding="utf-8")
     for text in (run.report, json.dumps(run.summary), folded):
         assert "<exec@" not in text and "<eval@" not in text
-    [init] = [f for f in run.summary["functions"] if f["name"].endswith(".__init__")]
+    functions = run.summary["functions"]
+    assert {f["file"].split(":")[0] for f in functions} == {"generated.py", "dataclasses.py"}
+    assert sum(f["percent"] for f in functions) == pytest.approx(100, abs=1)
+    [init] = [f for f in functions if f["name"].endswith(".__init__")]
     assert re.fullmatch(r"dataclasses\.py:\d+ \[exec\]", init["file"])
     assert re.fullmatch(r"dataclasses\.py:\d+ \[exec\] line \d+", init["location"])
     tree = run.report.split("Functions by Module", 1)[1].split("\n\n", 1)[0]

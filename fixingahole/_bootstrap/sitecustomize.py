@@ -14,6 +14,7 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
   `_NoNativeStacksForScalene`).
 - FIXINGAHOLE_EVENT_LOOP_MARK: a file made when an asyncio event loop first runs (see
   `_mark_event_loop`).
+- (always) Scalene's own threads are never sampled (see `_scalene_threads_unsampled`).
 - (3.12+) with --async, every coroutine's await time is on its await's line (`_await_on_its_line`).
 
 It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), keeps
@@ -449,6 +450,44 @@ def _file_rules_before_sampling(profiler: ModuleType) -> None:
     scalene.start = staticmethod(start_after_deciding)
 
 
+def _scalene_threads_unsampled(profiler: ModuleType) -> None:
+    """Keep Scalene's own threads out of the samples, as if they always slept.
+
+    Scalene handles its signals on three daemon threads that wait in `SimpleQueue.get`. Each
+    sample is shared among the threads with a traced frame that are not marked sleeping, and
+    with every file traced (--detailed) theirs are (`threading.Thread.run`): a single-threaded
+    script's functions came out at a quarter of their share, the rest on `Thread.run`.
+    """
+    import functools
+    from collections import defaultdict
+
+    scalene = getattr(profiler, "Scalene", None)
+    queues = getattr(profiler, "ScaleneSigQueue", None)
+    sleeping = getattr(scalene, "_Scalene__is_thread_sleeping", None)
+    run = getattr(queues, "run", None)
+    if scalene is None or queues is None or not isinstance(sleeping, dict) or not callable(run):
+        return
+    scalenes: set[int] = set()
+
+    class SleepingOrScalenes(defaultdict[int, bool]):
+        def __getitem__(self, thread: int) -> bool:
+            return thread in scalenes or super().__getitem__(thread)
+
+    @functools.wraps(run)
+    def run_unsampled(self: object) -> None:
+        import threading
+
+        thread = threading.get_ident()
+        scalenes.add(thread)
+        try:
+            run(self)
+        finally:
+            scalenes.discard(thread)
+
+    scalene._Scalene__is_thread_sleeping = SleepingOrScalenes(bool, sleeping)
+    queues.run = run_unsampled
+
+
 def _once_per_file(rule: Callable[[object, str], bool]) -> Callable[[object, str], bool]:
     answers: dict[tuple[int, str], bool] = {}
 
@@ -575,7 +614,10 @@ def _install() -> None:
     if os.environ.get("FIXINGAHOLE_NO_PLOTS") == "1":
         patches.update((name, _silence_show(owner)) for name, owner in _PLOT_SHOWS.items())
     patches["scalene.scalene_tracing"] = _file_rules_once_per_file
-    before_sampling: list[Callable[[ModuleType], None]] = [_file_rules_before_sampling]
+    before_sampling: list[Callable[[ModuleType], None]] = [
+        _file_rules_before_sampling,
+        _scalene_threads_unsampled,
+    ]
     notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SCRIPT")
     if notebook_script:
         before_sampling.append(_notebook_before_sampling(os.path.abspath(notebook_script)))
