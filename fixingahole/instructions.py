@@ -260,6 +260,8 @@ def _run_valgrind(
             raise
         wall_s = time.perf_counter() - started
         _kill_group(child, wait=False)  # processes the script left behind
+    if stopped_by is None and received:  # it came as the script ended by itself: still a stop
+        stopped_by = RunStatus.INTERRUPTED
     status = stopped_by or (RunStatus.OK if child.returncode == 0 else RunStatus.FAILED)
     counts = _read_counts(tmp)
     log_tail = _last_line(tmp / f"valgrind.{child.pid}.log")

@@ -345,6 +345,8 @@ def _run_child(
         pump.finish()
         child.stdout.close()
         child.stderr.close()
+    if stopped_by is None and received:  # it came as the script ended by itself: still a stop
+        stopped_by = received[0]
     if stopped_by == "timeout":
         status = RunStatus.TIMEOUT
     elif stopped_by is not None:
