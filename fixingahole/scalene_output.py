@@ -8,7 +8,9 @@ time; `seconds()` turns one into seconds. File names are normalised with `os.pat
 - up to 1.5.34: `[[[file, name, line], ...], count]`; the CPU fraction is then count / all counts;
 - up to 1.5.52: `[[[file, name, line], ...], [count, python, c, cpu]]`;
 - since 1.5.53: `[["<file> <qualname>:<lineno>;", ...], {count, python_time, c_time, cpu_samples}]`.
-The stitched `combined_stacks*` and `memory_stacks` of 2.3+ are not read.
+The stitched `combined_stacks*` and `memory_stacks` of 2.3+ are not read. Stacks start at the
+program: the outermost `runpy` frames of `python -m scalene` are dropped (on 3.11+ runpy is frozen,
+so Scalene never names them; on 3.10 it does with --detailed).
 
 Scalene's per-function figures are not kept as they are: `functions.py` derives every file's
 functions from its lines and the stacks (see there why), and gives each frame its function's line.
@@ -386,7 +388,9 @@ def _stacks(raw: object) -> tuple[StackSample, ...]:
     for entry in raw:
         if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], list):
             continue
-        frames = tuple(frame for frame in map(_frame, entry[0]) if frame is not None)
+        frames = _from_the_program(
+            tuple(frame for frame in map(_frame, entry[0]) if frame is not None)
+        )
         figures = _stack_figures(entry[1])
         if frames and figures is not None:
             parsed.append((frames, *figures))
@@ -401,6 +405,20 @@ def _stacks(raw: object) -> tuple[StackSample, ...]:
         )
         for frames, count, cpu, python, native in parsed
     )
+
+
+_LAUNCHER = frozenset({"_run_module_as_main", "_run_code"})  # runpy's, as `python -m` starts
+
+
+def _from_the_program(frames: tuple[Frame, ...]) -> tuple[Frame, ...]:
+    start = 0
+    while (
+        start < len(frames)
+        and frames[start].name in _LAUNCHER
+        and os.path.basename(frames[start].file) == "runpy.py"
+    ):
+        start += 1
+    return frames[start:]
 
 
 def _stack_figures(value: object) -> tuple[int, float | None, float, float] | None:

@@ -193,6 +193,18 @@ def test_a_frame_string_splits_from_the_end_so_file_names_keep_their_spaces() ->
     assert (sample.count, sample.cpu_fraction) == (2, 0.5)
 
 
+def test_stacks_start_at_the_program_not_at_the_launcher() -> None:
+    """`python -m scalene` starts the program through runpy, a named file on 3.10."""
+    runpy, script = "/usr/lib/python3.10/runpy.py", "/work/job.py"
+    launcher = [f"{runpy} _run_module_as_main:196;", f"{runpy} _run_code:86;"]
+    own = [f"{script} <module>:3;", f"{runpy} run_path:289;", f"{script} main:9;"]
+    figures = {"count": 4, "python_time": 0.5, "c_time": 0.0, "cpu_samples": 0.5}
+    stacks = parse_profile({"stacks": [[launcher + own, figures], [launcher, figures]]}).stacks
+    assert [[frame.name for frame in stack.frames] for stack in stacks] == [
+        ["<module>", "run_path", "main"]
+    ]
+
+
 # Function figures, derived from lines and stacks on every version
 
 
