@@ -14,7 +14,8 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
   `_NoNativeStacksForScalene`).
 - FIXINGAHOLE_EVENT_LOOP_MARK: a file made when an asyncio event loop first runs (see
   `_mark_event_loop`).
-- (always) Scalene's own threads are never sampled (see `_scalene_threads_unsampled`).
+- (always) a CPU sample is shared among the threads that used the CPU, never Scalene's own
+  (see `_shares_by_cpu_used`).
 - (3.12+) with --async, every coroutine's await time is on its await's line (`_await_on_its_line`).
 
 It keeps Scalene from importing IPython for itself (see `_NoIPythonForScalene`), keeps
@@ -43,7 +44,7 @@ TYPE_CHECKING = False  # not from typing, which takes longer to import than all 
 if TYPE_CHECKING:
     import warnings
     from argparse import ArgumentParser
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from importlib.machinery import ModuleSpec
     from logging import Logger, LogRecord
     from types import CodeType, FrameType, ModuleType
@@ -450,28 +451,88 @@ def _file_rules_before_sampling(profiler: ModuleType) -> None:
     scalene.start = staticmethod(start_after_deciding)
 
 
-def _scalene_threads_unsampled(profiler: ModuleType) -> None:
-    """Keep Scalene's own threads out of the samples, as if they always slept.
+WORKING = 0.25  # cores: a thread that uses this much works
+SMOOTHING_S = 0.1  # of wall time, over which a thread's CPU use is averaged
 
-    Scalene handles its signals on three daemon threads that wait in `SimpleQueue.get`. Each
-    sample is shared among the threads with a traced frame that are not marked sleeping, and
-    with every file traced (--detailed) theirs are (`threading.Thread.run`): a single-threaded
-    script's functions came out at a quarter of their share, the rest on `Thread.run`.
+
+class _ThreadRates:
+    """Each thread's CPU use in cores, from its pthread CPU clock, averaged over about
+    SMOOTHING_S: threads sharing the GIL take turns of 5 ms, as long as Scalene's interval."""
+
+    def __init__(self, clock_of: Callable[[int], int]) -> None:
+        self._clock_of = clock_of
+        self._last: dict[int, tuple[float, float, float | None]] = {}  # CPU, wall, cores
+
+    def update(self, threads: Iterable[int]) -> dict[int, float]:
+        """The cores each of `threads` uses now; a thread seen for the first time has none."""
+        wall, last, self._last = time.perf_counter(), self._last, {}
+        using = {}
+        for thread in threads:
+            try:
+                cpu = time.clock_gettime(self._clock_of(thread))
+            except (OSError, OverflowError):
+                continue
+            cores, before = None, last.get(thread)
+            if before is not None and cpu >= before[0] and wall > before[1]:
+                now = (cpu - before[0]) / (wall - before[1])
+                weight = min(1.0, (wall - before[1]) / SMOOTHING_S)
+                cores = now if before[2] is None else before[2] + weight * (now - before[2])
+                using[thread] = cores
+            self._last[thread] = (cpu, wall, cores)
+        return using
+
+
+def _shares_by_cpu_used(profiler: ModuleType) -> None:
+    """Share each CPU sample among the threads that used the CPU, not among all that exist.
+
+    Scalene splits a sample evenly among the threads with a traced frame but those it marks
+    sleeping (its shims mark a thread waiting for a `threading.Lock` or in `join`). A thread in
+    `time.sleep` or `Event.wait` still took its share: a worker asleep for a second got 60-70%
+    of a busy script's samples, a heartbeat thread half; with every file traced
+    (--detailed), Scalene's own three signal-queue threads took three quarters. Here Scalene's
+    threads never count, and where several threads are sampled and one of them works (uses a
+    quarter of a core or more, `_ThreadRates`), each that uses under a tenth of the busiest
+    one's CPU counts as asleep. When none works, the program waits, and the sample stays
+    Scalene's: wall time spent waiting is the waiters'.
     """
     import functools
+    import inspect
     from collections import defaultdict
 
     scalene = getattr(profiler, "Scalene", None)
     queues = getattr(profiler, "ScaleneSigQueue", None)
-    sleeping = getattr(scalene, "_Scalene__is_thread_sleeping", None)
+    process = getattr(scalene, "_process_cpu_sample", None)
     run = getattr(queues, "run", None)
-    if scalene is None or queues is None or not isinstance(sleeping, dict) or not callable(run):
+    if scalene is None or queues is None or not (callable(process) and callable(run)):
         return
+    parameters = list(inspect.signature(process).parameters)
+    if parameters[1:2] != ["new_frames"] or "is_thread_sleeping" not in parameters:
+        return
+    at = parameters.index("is_thread_sleeping")
+    clock_of = getattr(time, "pthread_getcpuclockid", None)  # Linux and most Unixes
+    rates = _ThreadRates(clock_of) if clock_of is not None else None
     scalenes: set[int] = set()
 
-    class SleepingOrScalenes(defaultdict[int, bool]):
-        def __getitem__(self, thread: int) -> bool:
-            return thread in scalenes or super().__getitem__(thread)
+    def asleep(frames: Sequence[tuple[object, int, object]], marked: dict[int, bool]) -> set[int]:
+        """The threads to count as asleep in this sample, besides those Scalene `marked`."""
+        idle = {thread for _, thread, _ in frames if thread in scalenes}
+        awake = [t for _, t, _ in frames if t not in idle and not marked.get(t, False)]
+        if rates is None or len(awake) < 2:
+            return idle
+        using = rates.update(awake)
+        busiest = max(using.values(), default=0.0)
+        if busiest < WORKING:  # all wait (for a sleep, a child, the network): time is theirs
+            return idle
+        return idle | {thread for thread, cores in using.items() if cores < busiest / 10}
+
+    @functools.wraps(process)
+    def process_cpu_sample(*args: object, **kwargs: object) -> None:
+        idle = asleep(args[1], args[at])  # type: ignore[arg-type]
+        if idle:
+            marked = defaultdict(bool, args[at])  # type: ignore[call-overload]
+            marked.update(dict.fromkeys(idle, True))
+            args = (*args[:at], marked, *args[at + 1 :])
+        process(*args, **kwargs)
 
     @functools.wraps(run)
     def run_unsampled(self: object) -> None:
@@ -484,7 +545,7 @@ def _scalene_threads_unsampled(profiler: ModuleType) -> None:
         finally:
             scalenes.discard(thread)
 
-    scalene._Scalene__is_thread_sleeping = SleepingOrScalenes(bool, sleeping)
+    scalene._process_cpu_sample = staticmethod(process_cpu_sample)
     queues.run = run_unsampled
 
 
@@ -616,7 +677,7 @@ def _install() -> None:
     patches["scalene.scalene_tracing"] = _file_rules_once_per_file
     before_sampling: list[Callable[[ModuleType], None]] = [
         _file_rules_before_sampling,
-        _scalene_threads_unsampled,
+        _shares_by_cpu_used,
     ]
     notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SCRIPT")
     if notebook_script:

@@ -1,0 +1,139 @@
+"""Each CPU sample goes to the threads that used the CPU (the bootstrap's `_shares_by_cpu_used`).
+
+Real Scalene on scripts whose split is known by construction. Scalene shares a sample among all
+threads it does not know to be asleep, and it knows only of waits for a `threading.Lock` and of
+`join`: a thread in `time.sleep` or `Event.wait` took as much as one that worked (half of a
+busy script's samples went to a heartbeat thread).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixingahole.scalene_output import load_profile
+from tests.factories import write
+
+pytestmark = pytest.mark.integration  # real Scalene
+
+WORK = """
+    import json
+    import threading
+    import time
+
+
+    def work(seconds):
+        start = time.thread_time()
+        while time.thread_time() - start < seconds:
+            sum(i for i in range(1000))
+"""
+
+HEARTBEAT = (
+    WORK
+    + """
+
+    def heartbeat(stop):
+        while not stop.wait(0.02):
+            pass
+
+
+    stop = threading.Event()
+    beating = threading.Thread(target=heartbeat, args=(stop,))
+    beating.start()
+    work(0.6)
+    stop.set()
+    beating.join()
+"""
+)
+
+POLLING = (
+    WORK
+    + """
+
+    def wait_for(thread):
+        while thread.is_alive():
+            time.sleep(0.02)
+
+
+    worker = threading.Thread(target=work, args=(0.6,))
+    worker.start()
+    wait_for(worker)
+"""
+)
+
+SLEEPER = (
+    WORK
+    + """
+
+    def nap():
+        time.sleep(1.0)
+
+
+    began = time.perf_counter()
+    sleeper = threading.Thread(target=nap)
+    sleeper.start()
+    work(0.5)
+    worked = time.perf_counter() - began
+    sleeper.join()
+    print(json.dumps(worked / (time.perf_counter() - began)))
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("threads") / "fils d'exécution"
+    write(root / "pyproject.toml", '[project]\nname = "threads"\n')
+    return root
+
+
+def profiled(folder: Path, name: str, source: str) -> Path:
+    """Profile the script as a user would; its run folder."""
+    write(folder / f"{name}.py", source)
+    done = subprocess.run(
+        [sys.executable, "-m", "fixingahole", "profile", f"{name}.py", "--output", name],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (folder / name / name).iterdir()
+    return run_dir
+
+
+def shares(run_dir: Path, *functions: str) -> dict[str, float]:
+    """The percentage of the sampled time on the stacks that hold each function."""
+    stacks = load_profile(run_dir / "profile.json").stacks
+    total = sum(stack.cpu_fraction for stack in stacks)
+    return {
+        function: 100
+        / total
+        * sum(s.cpu_fraction for s in stacks if any(f.name == function for f in s.frames))
+        for function in functions
+    }
+
+
+@pytest.mark.every_python
+def test_a_thread_waiting_on_an_event_takes_no_share_of_the_work(folder: Path) -> None:
+    found = shares(profiled(folder, "heartbeat", HEARTBEAT), "work", "heartbeat")
+    assert found["work"] >= 85 and found["heartbeat"] <= 10, found  # Scalene alone: 50/50
+
+
+def test_a_main_thread_polling_in_sleep_takes_no_share_of_the_work(folder: Path) -> None:
+    found = shares(profiled(folder, "polling", POLLING), "work", "wait_for")
+    assert found["work"] >= 85 and found["wait_for"] <= 10, found  # Scalene alone: 45-49/51-55
+
+
+def test_time_spent_waiting_for_a_sleeping_thread_stays_its(folder: Path) -> None:
+    """Once the main thread has worked and only waits for the sleeper, no thread works: the time
+    is the sleep's (Scalene's weighting puts it within about 20 points on a loaded machine)."""
+    run_dir = profiled(folder, "sleeper", SLEEPER)
+    found = shares(run_dir, "work", "nap")
+    waited = 100 - 100 * json.loads((run_dir / "stdout.txt").read_text())  # of the wall time
+    assert found["work"] + found["nap"] >= 95 and abs(found["nap"] - waited) <= 25, (found, waited)
