@@ -110,13 +110,12 @@ def profiled(folder: Path, name: str, source: str) -> Path:
 def shares(run_dir: Path, *functions: str) -> dict[str, float]:
     """The percentage of the sampled time on the stacks that hold each function."""
     stacks = load_profile(run_dir / "profile.json").stacks
+
+    def on_stack(function: str) -> float:
+        return sum(s.cpu_fraction for s in stacks if any(f.name == function for f in s.frames))
+
     total = sum(stack.cpu_fraction for stack in stacks)
-    return {
-        function: 100
-        / total
-        * sum(s.cpu_fraction for s in stacks if any(f.name == function for f in s.frames))
-        for function in functions
-    }
+    return {function: 100 * on_stack(function) / total for function in functions}
 
 
 @pytest.mark.every_python
