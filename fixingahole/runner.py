@@ -34,6 +34,7 @@ LEFTOVER_GRACE_S = 1.0  # how long processes the script left behind get to end o
 DRAIN_S = 2.0  # how long output is still read once every process of the group has ended
 STARTED_MARKER = "script-started"  # made in the child's temp dir as the script's first line runs
 EVENT_LOOP_MARK = "fixingahole-event-loop"  # made in the child's TMPDIR when an event loop runs
+FINISHED_MARK = "scalene-finished"  # made in it when Scalene stops sampling to write its profile
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ def run_scalene(request: ScaleneRequest) -> ScaleneResult:
         tmp = tempfile.mkdtemp(prefix="fixingahole-")
         try:
             env = _child_env(request, Path(tmp), logs, scalene_dir)
-            ending = _run_child(request, command, env, stdout_file, stderr_file)
+            finished = Path(tmp) / FINISHED_MARK
+            ending = _run_child(request, command, env, stdout_file, stderr_file, finished)
             _remove_scalene_leftovers(ending.pid)
             script_started = (Path(tmp) / STARTED_MARKER).exists()
             ran_event_loop = (Path(tmp) / EVENT_LOOP_MARK).exists()
@@ -232,6 +234,7 @@ def _child_env(request: ScaleneRequest, tmp: Path, logs: Path, scalene_dir: str)
         FIXINGAHOLE_SKIP_PATHS=scalene_dir,
         FIXINGAHOLE_SCRIPT=os.path.abspath(request.script),
         FIXINGAHOLE_STARTED=str(tmp / STARTED_MARKER),
+        FIXINGAHOLE_FINISHED_MARK=str(tmp / FINISHED_MARK),
     )
     if request.path_first is not None:
         env["FIXINGAHOLE_PATH_FIRST"] = str(request.path_first)
@@ -306,6 +309,7 @@ def _run_child(
     env: dict[str, str],
     stdout_file: BinaryIO,
     stderr_file: BinaryIO,
+    finished: Path,
 ) -> _Ending:
     """Start the child in its own session, wait for it or stop it, and measure it."""
     trailer = _trailer_lines(request.json_path)
@@ -336,10 +340,10 @@ def _run_child(
                 _start_snapshots(request.live, request.on_snapshot, request.json_path, waiter.done)
             stopped_by = _wait(waiter, received, started, request.timeout, request.stop)
         except BaseException:
-            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing)
+            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing, finished)
             raise
         if stopped_by is not None:
-            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing)
+            _stop_scalene(child.pid, waiter.done, time.perf_counter() - started, writing, finished)
         elif not _wait_gone(child.pid, waiter.done, LEFTOVER_GRACE_S):
             _end_group(child.pid, waiter.done, (signal.SIGTERM, signal.SIGKILL))
         pump.finish()
@@ -490,7 +494,11 @@ def _end_group(pgid: int, launcher_done: threading.Event, signals: tuple[int, ..
 
 
 def _stop_scalene(
-    pgid: int, launcher_done: threading.Event, run_s: float, writing: threading.Event
+    pgid: int,
+    launcher_done: threading.Event,
+    run_s: float,
+    writing: threading.Event,
+    finished: Path,
 ) -> None:
     """Stop a run so that Scalene writes what it sampled, however long it ran.
 
@@ -498,12 +506,14 @@ def _stop_scalene(
     interrupted.", seen as `writing`) before it writes its profile. A script that swallows the
     interrupt gets SIGTERM after GRACE_S: Scalene's handler writes the profile at once. Writing
     takes longer the longer the run (3.5 s after 20 s in memory mode), so the grace before
-    SIGKILL grows with it; a second signal while Scalene writes would cut the profile short.
+    SIGKILL grows with it; a signal while Scalene writes would cut the profile short, so once
+    the script has ended (`finished`, marked by the bootstrap) none is sent until then.
     """
-    _signal_group(pgid, signal.SIGINT)
-    if _wait_gone(pgid, launcher_done, GRACE_S, until=writing):
-        return
-    if not writing.is_set():
+    if not finished.exists():
+        _signal_group(pgid, signal.SIGINT)
+        if _wait_gone(pgid, launcher_done, GRACE_S, until=writing):
+            return
+    if not (writing.is_set() or finished.exists()):
         _signal_group(pgid, signal.SIGTERM)
     if _wait_gone(pgid, launcher_done, GRACE_S + WRITE_S_PER_RUN_S * run_s):
         return

@@ -108,11 +108,16 @@ def profiled(folder: Path, name: str, source: str) -> Path:
 
 
 def shares(run_dir: Path, *functions: str) -> dict[str, float]:
-    """The percentage of the sampled time on the stacks that hold each function."""
+    """The percentage of the sampled time on the stacks that hold each function (by its last
+    name: on 3.10 Scalene calls a thread's function `Thread.work`)."""
     stacks = load_profile(run_dir / "profile.json").stacks
 
     def on_stack(function: str) -> float:
-        return sum(s.cpu_fraction for s in stacks if any(f.name == function for f in s.frames))
+        return sum(
+            s.cpu_fraction
+            for s in stacks
+            if any(f.name.rpartition(".")[2] == function for f in s.frames)
+        )
 
     total = sum(stack.cpu_fraction for stack in stacks)
     return {function: 100 * on_stack(function) / total for function in functions}

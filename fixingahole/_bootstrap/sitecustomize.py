@@ -14,6 +14,8 @@ PYTHONPATH. It leaves the script's own code and line numbers alone. Driven by en
   `_NoNativeStacksForScalene`).
 - FIXINGAHOLE_EVENT_LOOP_MARK: a file made when an asyncio event loop first runs (see
   `_mark_event_loop`).
+- FIXINGAHOLE_FINISHED_MARK: a file made when Scalene stops sampling to write its profile (see
+  `_mark_finished`).
 - (always) a CPU sample is shared among the threads that used the CPU, never Scalene's own
   (see `_shares_by_cpu_used`).
 - (3.12+) with --async, every coroutine's await time is on its await's line (`_await_on_its_line`).
@@ -549,6 +551,26 @@ def _shares_by_cpu_used(profiler: ModuleType) -> None:
     queues.run = run_unsampled
 
 
+def _mark_finished(mark: str) -> Callable[[ModuleType], None]:
+    """A patch of Scalene's `stop` (sampling ends, the profile is written next) that makes the
+    file `mark` first, so that the runner sends no signal that would cut the writing short."""
+
+    def patch(profiler: ModuleType) -> None:
+        scalene = getattr(profiler, "Scalene", None)
+        stop = getattr(scalene, "stop", None)
+        if scalene is None or not callable(stop):
+            return
+
+        def stop_marked() -> None:
+            with contextlib.suppress(OSError):
+                os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o644))
+            stop()
+
+        scalene.stop = staticmethod(stop_marked)
+
+    return patch
+
+
 def _once_per_file(rule: Callable[[object, str], bool]) -> Callable[[object, str], bool]:
     answers: dict[tuple[int, str], bool] = {}
 
@@ -679,6 +701,9 @@ def _install() -> None:
         _file_rules_before_sampling,
         _shares_by_cpu_used,
     ]
+    finished_mark = os.environ.get("FIXINGAHOLE_FINISHED_MARK")
+    if finished_mark:
+        before_sampling.append(_mark_finished(finished_mark))
     notebook_script = os.environ.get("FIXINGAHOLE_NOTEBOOK_SCRIPT")
     if notebook_script:
         before_sampling.append(_notebook_before_sampling(os.path.abspath(notebook_script)))
