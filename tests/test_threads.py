@@ -84,6 +84,23 @@ SLEEPER = (
 )
 
 
+POOL = (
+    WORK
+    + """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+
+    def collect():
+        with ThreadPoolExecutor(1) as pool:  # two busy workers starve it of the GIL at times
+            for done in as_completed([pool.submit(work, 0.3) for _ in range(2)]):
+                done.result()
+
+
+    collect()
+"""
+)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("threads") / "fils d'exécution"
@@ -126,12 +143,12 @@ def shares(run_dir: Path, *functions: str) -> dict[str, float]:
 @pytest.mark.every_python
 def test_a_thread_waiting_on_an_event_takes_no_share_of_the_work(folder: Path) -> None:
     found = shares(profiled(folder, "heartbeat", HEARTBEAT), "work", "heartbeat")
-    assert found["work"] >= 85 and found["heartbeat"] <= 10, found  # Scalene alone: 50/50
+    assert found["work"] >= 80 and found["heartbeat"] <= 15, found  # Scalene alone: 50/50
 
 
 def test_a_main_thread_polling_in_sleep_takes_no_share_of_the_work(folder: Path) -> None:
     found = shares(profiled(folder, "polling", POLLING), "work", "wait_for")
-    assert found["work"] >= 85 and found["wait_for"] <= 10, found  # Scalene alone: 45-49/51-55
+    assert found["work"] >= 80 and found["wait_for"] <= 15, found  # Scalene alone: 45-49/51-55
 
 
 def test_time_spent_waiting_for_a_sleeping_thread_stays_its(folder: Path) -> None:
@@ -141,3 +158,12 @@ def test_time_spent_waiting_for_a_sleeping_thread_stays_its(folder: Path) -> Non
     found = shares(run_dir, "work", "nap")
     waited = 100 - 100 * json.loads((run_dir / "stdout.txt").read_text())  # of the wall time
     assert found["work"] + found["nap"] >= 95 and abs(found["nap"] - waited) <= 25, (found, waited)
+
+
+def test_a_main_thread_waiting_on_a_pool_lets_the_workers_be_sampled(folder: Path) -> None:
+    """Scalene alone took 1-3 samples in 0.6 s: its signal cannot end the main thread's wait."""
+    run_dir = profiled(folder, "pool", POOL)
+    samples = sum(stack.count for stack in load_profile(run_dir / "profile.json").stacks)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    found = {f["name"]: f["percent"] for f in summary["functions"]}  # 3.10's stacks lose `work`
+    assert samples >= 15 and found.get("work", 0) >= 85, (samples, found)  # 30-45 here
